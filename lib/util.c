@@ -1,0 +1,423 @@
+/* util.c: error buffers, checked allocation, string vectors, byte buffers,
+ * lexical path arithmetic and SHA-256. */
+#include "pyfarm/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+void pf_seterr(char *err, size_t errlen, const char *fmt, ...) {
+    if (!err || errlen == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+static void oom(void) {
+    fputs("pyfarm: out of memory\n", stderr);
+    abort();
+}
+
+void *pf_xmalloc(size_t n) {
+    void *p = malloc(n ? n : 1);
+    if (!p)
+        oom();
+    return p;
+}
+
+void *pf_xcalloc(size_t n, size_t sz) {
+    void *p = calloc(n ? n : 1, sz ? sz : 1);
+    if (!p)
+        oom();
+    return p;
+}
+
+void *pf_xrealloc(void *p, size_t n) {
+    void *q = realloc(p, n ? n : 1);
+    if (!q)
+        oom();
+    return q;
+}
+
+char *pf_xstrdup(const char *s) {
+    return pf_xstrndup(s, strlen(s));
+}
+
+char *pf_xstrndup(const char *s, size_t n) {
+    char *p = pf_xmalloc(n + 1);
+    memcpy(p, s, n);
+    p[n] = 0;
+    return p;
+}
+
+char *pf_xasprintf(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    char *p = NULL;
+    int r = vasprintf(&p, fmt, ap);
+    va_end(ap);
+    if (r < 0)
+        oom();
+    return p;
+}
+
+void pf_strv_push_own(pf_strv *sv, char *s) {
+    if (sv->n + 2 > sv->cap) {
+        sv->cap = sv->cap ? sv->cap * 2 : 8;
+        sv->v = pf_xrealloc(sv->v, sv->cap * sizeof *sv->v);
+    }
+    sv->v[sv->n++] = s;
+    sv->v[sv->n] = NULL;
+}
+
+void pf_strv_push(pf_strv *sv, const char *s) {
+    pf_strv_push_own(sv, pf_xstrdup(s));
+}
+
+int pf_strv_contains(const pf_strv *sv, const char *s) {
+    for (size_t i = 0; i < sv->n; i++)
+        if (strcmp(sv->v[i], s) == 0)
+            return 1;
+    return 0;
+}
+
+void pf_strv_free(pf_strv *sv) {
+    for (size_t i = 0; i < sv->n; i++)
+        free(sv->v[i]);
+    free(sv->v);
+    sv->v = NULL;
+    sv->n = sv->cap = 0;
+}
+
+void pf_buf_put(pf_buf *b, const void *data, size_t n) {
+    if (b->n + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->n + n + 1)
+            cap *= 2;
+        b->p = pf_xrealloc(b->p, cap);
+        b->cap = cap;
+    }
+    if (n)
+        memcpy(b->p + b->n, data, n);
+    b->n += n;
+    b->p[b->n] = 0; /* always NUL-terminated, handy for text */
+}
+
+void pf_buf_putc(pf_buf *b, int c) {
+    uint8_t ch = (uint8_t)c;
+    pf_buf_put(b, &ch, 1);
+}
+
+void pf_buf_puts(pf_buf *b, const char *s) {
+    pf_buf_put(b, s, strlen(s));
+}
+
+void pf_buf_printf(pf_buf *b, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    char *p = NULL;
+    int r = vasprintf(&p, fmt, ap);
+    va_end(ap);
+    if (r < 0)
+        oom();
+    pf_buf_put(b, p, (size_t)r);
+    free(p);
+}
+
+void pf_buf_free(pf_buf *b) {
+    free(b->p);
+    b->p = NULL;
+    b->n = b->cap = 0;
+}
+
+char *pf_path_join(const char *a, const char *b) {
+    if (!a || !*a)
+        return pf_xstrdup(b);
+    if (!b || !*b)
+        return pf_xstrdup(a);
+    size_t la = strlen(a);
+    while (la > 1 && a[la - 1] == '/')
+        la--;
+    while (*b == '/')
+        b++;
+    if (la == 1 && a[0] == '/')
+        return pf_xasprintf("/%s", b);
+    return pf_xasprintf("%.*s/%s", (int)la, a, b);
+}
+
+char *pf_path_dirname(const char *p) {
+    const char *s = strrchr(p, '/');
+    if (!s)
+        return pf_xstrdup(".");
+    if (s == p)
+        return pf_xstrdup("/");
+    return pf_xstrndup(p, (size_t)(s - p));
+}
+
+const char *pf_path_basename(const char *p) {
+    const char *s = strrchr(p, '/');
+    return s ? s + 1 : p;
+}
+
+char *pf_path_normalize(const char *p) {
+    int abs = p[0] == '/';
+    pf_strv parts = {0};
+    const char *s = p;
+    while (*s) {
+        while (*s == '/')
+            s++;
+        if (!*s)
+            break;
+        const char *e = strchr(s, '/');
+        size_t n = e ? (size_t)(e - s) : strlen(s);
+        if (n == 1 && s[0] == '.') {
+            /* skip */
+        } else if (n == 2 && s[0] == '.' && s[1] == '.') {
+            if (parts.n && strcmp(parts.v[parts.n - 1], "..") != 0) {
+                free(parts.v[--parts.n]);
+                parts.v[parts.n] = NULL;
+            } else if (!abs) {
+                pf_strv_push(&parts, "..");
+            }
+        } else {
+            pf_strv_push_own(&parts, pf_xstrndup(s, n));
+        }
+        s += n;
+    }
+    pf_buf b = {0};
+    if (abs)
+        pf_buf_putc(&b, '/');
+    for (size_t i = 0; i < parts.n; i++) {
+        if (i)
+            pf_buf_putc(&b, '/');
+        pf_buf_puts(&b, parts.v[i]);
+    }
+    pf_strv_free(&parts);
+    if (!b.n)
+        pf_buf_putc(&b, '.');
+    return (char *)b.p;
+}
+
+int pf_path_is_under(const char *p, const char *dir) {
+    size_t n = strlen(dir);
+    while (n > 1 && dir[n - 1] == '/')
+        n--;
+    if (strncmp(p, dir, n) != 0)
+        return 0;
+    if (n == 1 && dir[0] == '/')
+        return p[0] == '/';
+    return p[n] == 0 || p[n] == '/';
+}
+
+static void split_path(const char *p, pf_strv *out) {
+    char *n = pf_path_normalize(p);
+    for (char *s = n; *s;) {
+        while (*s == '/')
+            s++;
+        if (!*s)
+            break;
+        char *e = strchr(s, '/');
+        size_t k = e ? (size_t)(e - s) : strlen(s);
+        if (!(k == 1 && s[0] == '.'))
+            pf_strv_push_own(out, pf_xstrndup(s, k));
+        s += k;
+    }
+    free(n);
+}
+
+char *pf_path_relative(const char *from_dir, const char *to) {
+    pf_strv a = {0}, b = {0};
+    split_path(from_dir, &a);
+    split_path(to, &b);
+    size_t i = 0;
+    while (i < a.n && i < b.n && strcmp(a.v[i], b.v[i]) == 0)
+        i++;
+    pf_buf out = {0};
+    for (size_t j = i; j < a.n; j++)
+        pf_buf_puts(&out, out.n ? "/.." : "..");
+    for (size_t j = i; j < b.n; j++) {
+        if (out.n)
+            pf_buf_putc(&out, '/');
+        pf_buf_puts(&out, b.v[j]);
+    }
+    pf_strv_free(&a);
+    pf_strv_free(&b);
+    if (!out.n)
+        pf_buf_putc(&out, '.');
+    return (char *)out.p;
+}
+
+int pf_mkdirs(const char *path, unsigned mode) {
+    char *p = pf_xstrdup(path);
+    for (char *s = p + 1; *s; s++) {
+        if (*s == '/') {
+            *s = 0;
+            if (mkdir(p, mode) != 0 && errno != EEXIST) {
+                free(p);
+                return -1;
+            }
+            *s = '/';
+        }
+    }
+    int r = mkdir(p, mode);
+    free(p);
+    return (r != 0 && errno != EEXIST) ? -1 : 0;
+}
+
+/* SHA-256, FIPS 180-4. Written here because libpyfarm must hash from both
+ * tools without pulling a crypto library for forty lines. */
+static const uint32_t K[64] = {
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
+
+#define ROR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
+
+static void sha_block(pf_sha256 *s, const uint8_t *p) {
+    uint32_t w[64];
+    for (int i = 0; i < 16; i++)
+        w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
+               (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
+    for (int i = 16; i < 64; i++) {
+        uint32_t s0 = ROR(w[i - 15], 7) ^ ROR(w[i - 15], 18) ^ (w[i - 15] >> 3);
+        uint32_t s1 = ROR(w[i - 2], 17) ^ ROR(w[i - 2], 19) ^ (w[i - 2] >> 10);
+        w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+    }
+    uint32_t a = s->h[0], b = s->h[1], c = s->h[2], d = s->h[3], e = s->h[4], f = s->h[5],
+             g = s->h[6], h = s->h[7];
+    for (int i = 0; i < 64; i++) {
+        uint32_t t1 = h + (ROR(e, 6) ^ ROR(e, 11) ^ ROR(e, 25)) + ((e & f) ^ (~e & g)) + K[i] + w[i];
+        uint32_t t2 = (ROR(a, 2) ^ ROR(a, 13) ^ ROR(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
+        h = g;
+        g = f;
+        f = e;
+        e = d + t1;
+        d = c;
+        c = b;
+        b = a;
+        a = t1 + t2;
+    }
+    s->h[0] += a;
+    s->h[1] += b;
+    s->h[2] += c;
+    s->h[3] += d;
+    s->h[4] += e;
+    s->h[5] += f;
+    s->h[6] += g;
+    s->h[7] += h;
+}
+
+void pf_sha256_init(pf_sha256 *s) {
+    static const uint32_t H0[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                                   0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+    memcpy(s->h, H0, sizeof H0);
+    s->len = 0;
+    s->nbuf = 0;
+}
+
+void pf_sha256_update(pf_sha256 *s, const void *data, size_t n) {
+    const uint8_t *p = data;
+    s->len += n;
+    while (n) {
+        if (s->nbuf == 0 && n >= 64) {
+            sha_block(s, p);
+            p += 64;
+            n -= 64;
+            continue;
+        }
+        size_t k = 64 - s->nbuf;
+        if (k > n)
+            k = n;
+        memcpy(s->buf + s->nbuf, p, k);
+        s->nbuf += k;
+        p += k;
+        n -= k;
+        if (s->nbuf == 64) {
+            sha_block(s, s->buf);
+            s->nbuf = 0;
+        }
+    }
+}
+
+void pf_sha256_final(pf_sha256 *s, char hex[65]) {
+    uint64_t bits = s->len * 8;
+    uint8_t pad = 0x80;
+    pf_sha256_update(s, &pad, 1);
+    uint8_t z = 0;
+    while (s->nbuf != 56)
+        pf_sha256_update(s, &z, 1);
+    uint8_t lenb[8];
+    for (int i = 0; i < 8; i++)
+        lenb[i] = (uint8_t)(bits >> (56 - 8 * i));
+    pf_sha256_update(s, lenb, 8);
+    for (int i = 0; i < 8; i++)
+        snprintf(hex + 8 * i, 9, "%08x", s->h[i]);
+}
+
+int pf_sha256_file(const char *path, char hex[65], char *err, size_t errlen) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        pf_seterr(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    pf_sha256 s;
+    pf_sha256_init(&s);
+    static __thread uint8_t buf[1 << 16];
+    for (;;) {
+        ssize_t r = read(fd, buf, sizeof buf);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            pf_seterr(err, errlen, "%s: %s", path, strerror(errno));
+            close(fd);
+            return -1;
+        }
+        if (r == 0)
+            break;
+        pf_sha256_update(&s, buf, (size_t)r);
+    }
+    close(fd);
+    pf_sha256_final(&s, hex);
+    return 0;
+}
+
+char *pf_read_file(const char *path, size_t *len, char *err, size_t errlen) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        pf_seterr(err, errlen, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    pf_buf b = {0};
+    uint8_t tmp[65536];
+    for (;;) {
+        ssize_t r = read(fd, tmp, sizeof tmp);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            pf_seterr(err, errlen, "%s: %s", path, strerror(errno));
+            close(fd);
+            pf_buf_free(&b);
+            return NULL;
+        }
+        if (r == 0)
+            break;
+        pf_buf_put(&b, tmp, (size_t)r);
+    }
+    close(fd);
+    if (!b.p)
+        pf_buf_put(&b, "", 0);
+    if (len)
+        *len = b.n;
+    return (char *)b.p;
+}

@@ -1,0 +1,469 @@
+/* native.c: the native half of the closure. Every dynamic ELF of the plan,
+ * every traced mapped object and executed program is resolved as glibc's
+ * loader resolves it (resolve.h); what resolves outside the plan is placed
+ * in lib/ under a name unique in the dist; each binary then gets a patch:
+ * DT_RPATH listing exactly the dist folders of its own dependencies,
+ * DT_NEEDED and DT_SONAME renamed where names collided (notes facts 1, 2). */
+#include <fnmatch.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "analyze.h"
+#include "pyfarm/resolve.h"
+
+/* Host libraries: the glibc family (must match the host's loader in host
+ * mode) and GPU/driver libraries (must match the host's kernel driver).
+ * docs/user-guide.md lists them; --host-lib and --bundle-lib change them. */
+static const char *const HOST_LIBS[] = {
+    "ld-linux*.so*", "libc.so.*", "libm.so.*", "libmvec.so.*", "libpthread.so.*",
+    "libdl.so.*", "librt.so.*", "libutil.so.*", "libresolv.so.*", "libanl.so.*",
+    "libBrokenLocale.so.*", "libnss_*.so.*", "libthread_db.so.*", "libc_malloc_debug.so.*",
+    "libmemusage.so", "libpcprofile.so", "libSegFault.so",
+    /* GPU drivers and their kernel interface */
+    "libcuda.so*", "libnvidia-*", "libnvcuvid.so*", "libGLX_nvidia.so*", "libEGL_nvidia.so*",
+    "libGLESv2_nvidia.so*", "libGLX_mesa.so*", "libEGL_mesa.so*", "libdrm*.so*", "libgbm.so*",
+    NULL};
+
+static int is_host_lib(const pf_opts *o, const char *name) {
+    const char *b = pf_path_basename(name);
+    for (size_t i = 0; i < o->bundle_libs.n; i++)
+        if (fnmatch(o->bundle_libs.v[i], b, 0) == 0)
+            return 0;
+    for (size_t i = 0; i < o->host_libs.n; i++)
+        if (fnmatch(o->host_libs.v[i], b, 0) == 0)
+            return 1;
+    for (int i = 0; HOST_LIBS[i]; i++)
+        if (fnmatch(HOST_LIBS[i], b, 0) == 0)
+            return 1;
+    return 0;
+}
+
+static int is_excluded_lib(const pf_opts *o, const char *name) {
+    const char *b = pf_path_basename(name);
+    for (size_t i = 0; i < o->exclude_libs.n; i++)
+        if (fnmatch(o->exclude_libs.v[i], b, 0) == 0)
+            return 1;
+    return 0;
+}
+
+/* A unique name for a second, different file wanting an occupied name:
+ * libfoo.so.1 -> libfoo-1a2b3c4d.so.1 (auditwheel's scheme). */
+static char *hashed_name(const char *name, const char *real) {
+    char hex[65] = "00000000";
+    pf_sha256_file(real, hex, NULL, 0);
+    const char *dot = strstr(name, ".so");
+    if (!dot)
+        return pf_xasprintf("%s-%.8s", name, hex);
+    return pf_xasprintf("%.*s-%.8s%s", (int)(dot - name), name, hex, dot);
+}
+
+typedef struct nctx {
+    pf_plan *plan;
+    const pf_opts *o;
+    pf_strmap lib_names; /* name in lib/ -> real */
+} nctx;
+
+/* Place a library that lies outside the plan into lib/. */
+static pf_entry *place_lib(nctx *c, const char *path, const char *name, const char *reason) {
+    char *real = realpath(path, NULL);
+    if (!real)
+        return NULL;
+    pf_entry *e = pf_strmap_get(&c->plan->by_real, real);
+    if (e) {
+        free(real);
+        return e;
+    }
+    char *use = pf_xstrdup(name);
+    const char *owner = pf_strmap_get(&c->lib_names, use);
+    if (owner && strcmp(owner, real) != 0) {
+        free(use);
+        use = hashed_name(name, real);
+    }
+    char *dest = pf_xasprintf("lib/%s", use);
+    e = pf_plan_add_file(c->plan, dest, path, reason, "library");
+    if (e) {
+        pf_strmap_put(&c->lib_names, use, e->real);
+        if (strcmp(use, name) != 0)
+            e->soname_new = pf_xstrdup(use);
+    }
+    free(dest);
+    free(use);
+    free(real);
+    return e;
+}
+
+static int read_elf(pf_entry *e, char *err, size_t errlen) {
+    if (e->elf || !e->source)
+        return e->elf;
+    int r = pf_elf_read(e->source, &e->info, err, errlen);
+    if (r < 0)
+        return -1;
+    e->elf = r == 1 && e->info.has_dynamic;
+    if (r == 1 && !e->elf)
+        pf_elf_info_free(&e->info);
+    return e->elf;
+}
+
+static int is_elf_file(const char *path) {
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return 0;
+    unsigned char m[4] = {0};
+    size_t n = fread(m, 1, 4, fp);
+    fclose(fp);
+    return n == 4 && m[0] == 0x7f && m[1] == 'E' && m[2] == 'L' && m[3] == 'F';
+}
+
+/* Data files that native code reads from absolute paths, and the variable
+ * each library honours to find them elsewhere. */
+typedef struct datarule {
+    const char *pattern; /* fnmatch on the opened path */
+    const char *var;
+    int dir;             /* var names the folder (the rule's prefix) */
+    const char *value;   /* path inside data/ the variable points at */
+} datarule;
+
+static const datarule RULES[] = {
+    {"/usr/lib/ssl/openssl.cnf", "OPENSSL_CONF", 0, "usr/lib/ssl/openssl.cnf"},
+    {"/etc/ssl/openssl.cnf", "OPENSSL_CONF", 0, "etc/ssl/openssl.cnf"},
+    {"/usr/lib/x86_64-linux-gnu/ossl-modules/*", "OPENSSL_MODULES", 1,
+     "usr/lib/x86_64-linux-gnu/ossl-modules"},
+    {"/etc/ssl/certs/ca-certificates.crt", "SSL_CERT_FILE", 0, "etc/ssl/certs/ca-certificates.crt"},
+    {"/usr/lib/ssl/cert.pem", "SSL_CERT_FILE", 0, "usr/lib/ssl/cert.pem"},
+    {"/etc/fonts/fonts.conf", "FONTCONFIG_FILE", 0, "etc/fonts/fonts.conf"},
+    {"/etc/fonts/*", "FONTCONFIG_PATH", 1, "etc/fonts"},
+    {"/usr/share/zoneinfo/*", "TZDIR", 1, "usr/share/zoneinfo"},
+    {NULL, NULL, 0, NULL}};
+
+/* Read by the host's glibc itself, or meaningless to copy. */
+static int ignorable_file(const char *p) {
+    static const char *const pre[] = {"/proc/", "/sys/", "/dev/", "/tmp/", "/run/",
+                                      "/etc/ld.so", "/usr/lib/locale/", "/usr/share/locale/",
+                                      "/usr/lib/x86_64-linux-gnu/gconv/", "/var/", NULL};
+    static const char *const exact[] = {"/etc/nsswitch.conf", "/etc/passwd", "/etc/group",
+                                        "/etc/hosts", "/etc/resolv.conf", "/etc/host.conf",
+                                        "/etc/gai.conf", "/etc/localtime", "/etc/timezone",
+                                        "/etc/mime.types", "/", NULL};
+    for (int i = 0; pre[i]; i++)
+        if (strncmp(p, pre[i], strlen(pre[i])) == 0)
+            return 1;
+    for (int i = 0; exact[i]; i++)
+        if (strcmp(p, exact[i]) == 0)
+            return 1;
+    size_t n = strlen(p);
+    return (n > 3 && strcmp(p + n - 3, ".py") == 0) || (n > 4 && strcmp(p + n - 4, ".pyc") == 0) ||
+           (n > 4 && strcmp(p + n - 4, ".pth") == 0);
+}
+
+static void data_file(nctx *c, const char *path, const char *why, const pf_strv *env_roots) {
+    if (ignorable_file(path))
+        return;
+    for (size_t i = 0; i < env_roots->n; i++)
+        if (pf_path_is_under(path, env_roots->v[i]))
+            return;
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+        return;
+    char *real = realpath(path, NULL);
+    if (!real)
+        return;
+    int known = pf_strmap_get(&c->plan->by_real, real) != NULL;
+    for (int i = 0; RULES[i].pattern && !known; i++) {
+        if (fnmatch(RULES[i].pattern, path, 0) != 0)
+            continue;
+        char *dest = pf_xasprintf("data%s", path);
+        pf_entry *e = pf_plan_add_file(c->plan, dest, path, why, "data");
+        if (e && is_elf_file(path))
+            e->elf = 0; /* resolved below with the others */
+        char *kv = pf_xasprintf("%s=data/%s", RULES[i].var, RULES[i].value);
+        if (!pf_strv_contains(&c->plan->envvars, kv))
+            pf_strv_push(&c->plan->envvars, kv);
+        free(kv);
+        free(dest);
+        known = 1;
+    }
+    if (!known && !is_elf_file(path))
+        pf_plan_warn(c->plan, "%s: read at run time (%s) but not relocated", path, why);
+    free(real);
+}
+
+static char *rpath_for(pf_entry *e) {
+    pf_buf b = {0};
+    char *dir = pf_path_dirname(e->dest);
+    for (size_t i = 0; i < e->dep_dirs.n; i++) {
+        char *rel = pf_path_relative(dir, e->dep_dirs.v[i]);
+        if (b.n)
+            pf_buf_putc(&b, ':');
+        if (strcmp(rel, ".") == 0)
+            pf_buf_puts(&b, "$ORIGIN");
+        else
+            pf_buf_printf(&b, "$ORIGIN/%s", rel);
+        free(rel);
+    }
+    free(dir);
+    if (!b.p)
+        pf_buf_puts(&b, "");
+    return (char *)b.p;
+}
+
+static void add_dep_dir(pf_entry *e, const char *dest) {
+    char *d = pf_path_dirname(dest);
+    if (!pf_strv_contains(&e->dep_dirs, d))
+        pf_strv_push(&e->dep_dirs, d);
+    free(d);
+}
+
+static int patch_entry(pf_entry *e, char *err, size_t errlen) {
+    char *rp = rpath_for(e);
+    pf_elf_edit ed = {0};
+    ed.set_rpath = e->dep_dirs.n || e->info.rpath || e->info.runpath;
+    ed.rpath = rp;
+    ed.soname = e->soname_new && e->info.soname ? e->soname_new : NULL;
+    ed.needed_from = (const char *const *)e->need_from.v;
+    ed.needed_to = (const char *const *)e->need_to.v;
+    ed.n_renames = e->need_from.n;
+    int r = 0;
+    if (ed.set_rpath || ed.soname || ed.n_renames) {
+        r = pf_elf_patch(e->source, &ed, &e->patch, &e->patch_len, &e->size, err, errlen);
+    }
+    free(rp);
+    return r;
+}
+
+int pf_plan_native(pf_plan *plan, pf_facts *f, pf_proc **procs, size_t nprocs, const pf_opts *o,
+                   char *err, size_t errlen) {
+    nctx c = {.plan = plan, .o = o};
+    pf_proc *ep = procs[0];
+    pf_resolver_opts ro = {.ld_library_path = pf_proc_info(ep, "ld_library_path")};
+    if (ro.ld_library_path && !*ro.ld_library_path)
+        ro.ld_library_path = NULL;
+    pf_resolver *rs = pf_resolver_new(&ro, err, errlen);
+    if (!rs)
+        return -1;
+    char *pyreal = realpath(ep->exe, NULL);
+    pf_strv env_roots = {0};
+    const char *keys[] = {"prefix", "base_prefix", "exec_prefix", "base_exec_prefix"};
+    for (size_t k = 0; k < 4; k++) {
+        const char *v = pf_proc_info(ep, keys[k]);
+        if (v && strcmp(v, "/usr") && strcmp(v, "/usr/local") && strcmp(v, "/") &&
+            !pf_strv_contains(&env_roots, v))
+            pf_strv_push(&env_roots, v);
+    }
+    if (pf_proc_info(ep, "stdlib"))
+        pf_strv_push(&env_roots, pf_proc_info(ep, "stdlib"));
+    for (size_t i = 0; i < ep->syspath.n; i++)
+        if (ep->syspath.v[i][0] == '/')
+            pf_strv_push(&env_roots, ep->syspath.v[i]);
+
+    /* the processes whose native facts count: the env's, and the non-Python
+     * processes of the same runs (programs the app ran) */
+    pf_strv runs = {0};
+    for (size_t i = 0; i < nprocs; i++) {
+        char k[32];
+        snprintf(k, sizeof k, "%lld", (long long)procs[i]->run_id);
+        if (!pf_strv_contains(&runs, k))
+            pf_strv_push(&runs, k);
+    }
+    int r = 0;
+    for (size_t i = 0; i < f->n && r == 0; i++) {
+        pf_proc *p = f->v[i];
+        char k[32];
+        snprintf(k, sizeof k, "%lld", (long long)p->run_id);
+        int mine = 0;
+        for (size_t j = 0; j < nprocs; j++)
+            mine |= procs[j] == p;
+        if (!mine && (p->python || !pf_strv_contains(&runs, k)))
+            continue;
+        for (size_t j = 0; j < p->objects.n; j++) {
+            const char *ob = p->objects.v[j];
+            if (is_host_lib(o, ob) || is_excluded_lib(o, ob) ||
+                strstr(pf_path_basename(ob), "pfpreload") || (pyreal && strcmp(ob, pyreal) == 0))
+                continue;
+            char *real = realpath(ob, NULL);
+            if (!real)
+                continue;
+            if (!pf_strmap_get(&plan->by_real, real) && is_elf_file(real)) {
+                char *why = pf_xasprintf("mapped in process %d", p->pid);
+                int ruled = 0;
+                for (int q = 0; RULES[q].pattern; q++)
+                    if (fnmatch(RULES[q].pattern, ob, 0) == 0)
+                        ruled = 1;
+                if (ruled) {
+                    data_file(&c, ob, why, &env_roots);
+                } else {
+                    pf_elf_info inf = {0};
+                    const char *nm = pf_path_basename(ob);
+                    if (pf_elf_read(real, &inf, NULL, 0) == 1 && inf.soname)
+                        nm = inf.soname;
+                    place_lib(&c, ob, nm, why);
+                    pf_elf_info_free(&inf);
+                }
+                free(why);
+            }
+            free(real);
+        }
+        for (size_t j = 0; j < p->programs.n; j++) {
+            const char *pg = p->programs.v[j];
+            char *real = realpath(pg, NULL);
+            if (!real || access(real, X_OK) != 0 || (pyreal && strcmp(real, pyreal) == 0) ||
+                pf_strmap_get(&plan->by_real, real)) {
+                free(real);
+                continue;
+            }
+            if (!is_elf_file(real)) {
+                pf_plan_warn(plan, "%s: executed (process %d) but is a script; not bundled", pg,
+                             p->pid);
+                free(real);
+                continue;
+            }
+            char *dest = pf_xasprintf("bin/%s", pf_path_basename(pg));
+            char *why = pf_xasprintf("executed by process %d", p->pid);
+            pf_entry *e = pf_plan_add_file(plan, dest, pg, why, "program");
+            if (e)
+                e->program = 1;
+            free(dest);
+            free(why);
+            free(real);
+        }
+        for (size_t j = 0; j < p->files.n; j++) {
+            char *why = pf_xasprintf("opened by process %d", p->pid);
+            data_file(&c, p->files.v[j], why, &env_roots);
+            free(why);
+        }
+    }
+    for (size_t i = 0; i < o->include_libs.n; i++) {
+        if (!place_lib(&c, o->include_libs.v[i], pf_path_basename(o->include_libs.v[i]),
+                       "--include-lib")) {
+            pf_seterr(err, errlen, "%s: --include-lib: no such file", o->include_libs.v[i]);
+            r = -1;
+        }
+    }
+
+    /* resolve every ELF; new dependencies join the plan and are resolved in
+     * turn (the loop runs until the plan stops growing) */
+    pf_strmap edges = {0}; /* "from-real\tname" -> to-real (or "" for host/missing) */
+    for (size_t i = 0; i < plan->n && r == 0; i++) {
+        pf_entry *e = plan->v[i];
+        if (e->type != 'f' || !e->source)
+            continue;
+        int k = read_elf(e, err, errlen);
+        if (k < 0) {
+            r = -1;
+            break;
+        }
+        if (!k)
+            continue;
+        pf_load ld = {0};
+        int rr = pf_resolve(rs, e->source, e->program ? NULL : ep->exe, &ld, err, errlen);
+        if (rr < 0) {
+            r = -1;
+            break;
+        }
+        /* the object's own load starts at the entry whose path is ours */
+        for (size_t j = 0; j < ld.n; j++) {
+            pf_loaded *L = &ld.v[j];
+            if (L->parent < 0)
+                continue;
+            pf_loaded *P = &ld.v[L->parent];
+            const char *preal = P->realpath ? P->realpath : P->path;
+            if (!preal)
+                continue;
+            pf_entry *pe = pf_strmap_get(&plan->by_real, preal);
+            if (!pe && strcmp(preal, e->real) != 0)
+                continue;
+            if (!pe)
+                pe = e;
+            char *key = pf_xasprintf("%s\t%s", pe->real, L->name);
+            if (pf_strmap_get(&edges, key)) {
+                free(key);
+                continue;
+            }
+            if (!L->path) {
+                if (!is_host_lib(o, L->name)) {
+                    if (!o->allow_missing) {
+                        pf_seterr(err, errlen, "%s: needed by %s (%s) resolves nowhere", L->name,
+                                  pe->source, pe->reason);
+                        r = -1;
+                        free(key);
+                        break;
+                    }
+                    pf_plan_warn(plan, "%s: needed by %s, not found; left out", L->name,
+                                 pe->source);
+                }
+                pf_strmap_put(&edges, key, pf_xstrdup(""));
+            } else if (is_host_lib(o, L->name) || is_host_lib(o, L->path) ||
+                       is_excluded_lib(o, L->name)) {
+                pf_strmap_put(&edges, key, pf_xstrdup(""));
+            } else {
+                char *why = pf_xasprintf("needed by %s as %s", pe->dest, L->name);
+                pf_entry *t = place_lib(&c, L->path, L->name, why);
+                free(why);
+                pf_strmap_put(&edges, key, pf_xstrdup(t ? t->real : ""));
+            }
+            free(key);
+        }
+        pf_load_free(&ld);
+    }
+    if (r != 0)
+        goto out;
+
+    /* load names: every dependency target is loaded by its file name in the
+     * dist; its SONAME is made equal to it, so that glibc's match of
+     * already-loaded objects by name can only find the intended file */
+    for (size_t i = 0; i < edges.cap; i++) {
+        if (!edges.keys[i])
+            continue;
+        const char *to = edges.vals[i];
+        if (!*to)
+            continue;
+        char *tab = strchr(edges.keys[i], '\t');
+        char *from = pf_xstrndup(edges.keys[i], (size_t)(tab - edges.keys[i]));
+        const char *name = tab + 1;
+        pf_entry *fe = pf_strmap_get(&plan->by_real, from);
+        pf_entry *te = pf_strmap_get(&plan->by_real, to);
+        free(from);
+        if (!fe || !te)
+            continue;
+        read_elf(te, NULL, 0);
+        const char *ln = pf_path_basename(te->dest);
+        if (strcmp(ln, name) != 0 && !pf_strv_contains(&fe->need_from, name)) {
+            pf_strv_push(&fe->need_from, name);
+            pf_strv_push(&fe->need_to, ln);
+        }
+        if (te->elf && te->info.soname && strcmp(te->info.soname, ln) != 0 && !te->soname_new)
+            te->soname_new = pf_xstrdup(ln);
+        add_dep_dir(fe, te->dest);
+    }
+    /* the interpreter finds every lib/ name (ctypes and dlopen by name) */
+    pf_entry *py = pf_strmap_get(&plan->by_dest, plan->python_dest);
+    if (py)
+        add_dep_dir(py, "lib/x");
+
+    for (size_t i = 0; i < plan->n && r == 0; i++) {
+        pf_entry *e = plan->v[i];
+        if (!e->elf)
+            continue;
+        if (patch_entry(e, err, errlen) != 0)
+            r = -1;
+        if (e->info.max_glibc &&
+            (!plan->max_glibc || pf_glibc_vercmp(e->info.max_glibc, plan->max_glibc) > 0)) {
+            free(plan->max_glibc);
+            plan->max_glibc = pf_xstrdup(e->info.max_glibc);
+        }
+    }
+out:
+    for (size_t i = 0; i < edges.cap; i++)
+        if (edges.keys[i])
+            free(edges.vals[i]);
+    pf_strmap_free(&edges);
+    for (size_t i = 0; i < c.lib_names.cap; i++)
+        (void)0; /* values are borrowed from entries */
+    pf_strmap_free(&c.lib_names);
+    pf_strv_free(&env_roots);
+    pf_strv_free(&runs);
+    free(pyreal);
+    pf_resolver_free(rs);
+    return r;
+}

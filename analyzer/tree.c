@@ -1,0 +1,195 @@
+/* tree.c: write the plan into the catalog's tree: folders implied by the
+ * paths, files with their source's identity (size, mtime) and patch, and
+ * the sha256 of every output (computed in parallel, through the same
+ * content reader that pfmount and pfexport use). */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "analyze.h"
+#include "pyfarm/content.h"
+
+typedef struct hashjob {
+    pf_node *nodes;
+    size_t n;
+    atomic_size_t next;
+    atomic_int failed;
+    char err[PF_ERRLEN];
+    pthread_mutex_t lock;
+} hashjob;
+
+static int hash_node(pf_node *n, char *err, size_t errlen) {
+    char hex[65];
+    if (!n->patch) {
+        if (pf_sha256_file(n->source, hex, err, errlen) != 0)
+            return -1;
+    } else {
+        pf_content c;
+        if (pf_content_open(n, &c, err, errlen) != 0)
+            return -1;
+        pf_sha256 s;
+        pf_sha256_init(&s);
+        uint8_t *buf = pf_xmalloc(1 << 20);
+        uint64_t off = 0;
+        for (;;) {
+            ssize_t r = pf_content_pread(&c, buf, 1 << 20, off);
+            if (r < 0) {
+                pf_seterr(err, errlen, "%s: read error while hashing", n->path);
+                free(buf);
+                pf_content_close(&c);
+                return -1;
+            }
+            if (r == 0)
+                break;
+            pf_sha256_update(&s, buf, (size_t)r);
+            off += (uint64_t)r;
+        }
+        free(buf);
+        pf_content_close(&c);
+        pf_sha256_final(&s, hex);
+    }
+    n->sha256 = pf_xstrdup(hex);
+    return 0;
+}
+
+static void *hash_worker(void *arg) {
+    hashjob *j = arg;
+    char err[PF_ERRLEN];
+    for (;;) {
+        size_t i = atomic_fetch_add(&j->next, 1);
+        if (i >= j->n || atomic_load(&j->failed))
+            break;
+        if (j->nodes[i].type == 'f' && hash_node(&j->nodes[i], err, sizeof err) != 0) {
+            pthread_mutex_lock(&j->lock);
+            if (!atomic_exchange(&j->failed, 1))
+                snprintf(j->err, sizeof j->err, "%s", err);
+            pthread_mutex_unlock(&j->lock);
+        }
+    }
+    return NULL;
+}
+
+static int cmp_entry(const void *a, const void *b) {
+    return strcmp((*(pf_entry *const *)a)->dest, (*(pf_entry *const *)b)->dest);
+}
+
+int pf_tree_write(pf_catalog *c, pf_plan *plan, char *err, size_t errlen) {
+    if (pf_catalog_exec(c, "DELETE FROM tree", err, errlen))
+        return -1;
+    qsort(plan->v, plan->n, sizeof *plan->v, cmp_entry);
+    int64_t now = (int64_t)time(NULL);
+    /* nodes: root, then folders and entries in path order */
+    size_t cap = plan->n * 2 + 16, nn = 0;
+    pf_node *nodes = pf_xcalloc(cap, sizeof *nodes);
+    pf_strmap dirs = {0};
+    nodes[nn++] = (pf_node){.id = 1, .parent = 0, .path = pf_xstrdup(""), .name = pf_xstrdup(""),
+                            .type = 'd', .mode = 0755, .mtime = now};
+    pf_strmap_put(&dirs, "", (void *)(intptr_t)1);
+    int64_t next_id = 2;
+    for (size_t i = 0; i < plan->n; i++) {
+        pf_entry *e = plan->v[i];
+        /* parents first */
+        char *p = pf_xstrdup(e->dest);
+        int64_t parent = 1;
+        for (char *s = strchr(p, '/'); s; s = strchr(s + 1, '/')) {
+            *s = 0;
+            intptr_t id = (intptr_t)pf_strmap_get(&dirs, p);
+            if (!id) {
+                if (nn == cap)
+                    nodes = pf_xrealloc(nodes, (cap *= 2) * sizeof *nodes);
+                id = (intptr_t)next_id++;
+                nodes[nn++] = (pf_node){.id = id, .parent = parent, .path = pf_xstrdup(p),
+                                        .name = pf_xstrdup(pf_path_basename(p)), .type = 'd',
+                                        .mode = 0755, .mtime = now};
+                pf_strmap_put(&dirs, p, (void *)id);
+            }
+            parent = id;
+            *s = '/';
+        }
+        free(p);
+        if (pf_strmap_get(&dirs, e->dest))
+            continue; /* a file where a folder is needed: the folder wins */
+        if (nn == cap)
+            nodes = pf_xrealloc(nodes, (cap *= 2) * sizeof *nodes);
+        pf_node *n = &nodes[nn];
+        memset(n, 0, sizeof *n);
+        n->id = next_id++;
+        n->parent = parent;
+        n->path = pf_xstrdup(e->dest);
+        n->name = pf_xstrdup(pf_path_basename(e->dest));
+        n->type = e->type;
+        n->mode = e->mode;
+        n->mtime = now;
+        if (e->type == 'l') {
+            n->target = pf_xstrdup(e->target);
+            n->size = strlen(e->target);
+        } else if (e->data) {
+            pf_patch_builder b;
+            pf_pb_init(&b);
+            pf_pb_lit(&b, e->data, e->data_len);
+            n->patch = pf_pb_finish(&b, &n->patch_len);
+            pf_pb_free(&b);
+            n->size = e->data_len;
+        } else {
+            struct stat st;
+            if (stat(e->source, &st) != 0) {
+                pf_seterr(err, errlen, "%s: traced file has vanished", e->source);
+                goto fail;
+            }
+            n->source = pf_xstrdup(e->real ? e->real : e->source);
+            n->src_size = (uint64_t)st.st_size;
+            n->src_mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+            n->mtime = st.st_mtim.tv_sec;
+            n->size = (uint64_t)st.st_size;
+            if (e->patch) {
+                n->patch = pf_xmalloc(e->patch_len);
+                memcpy(n->patch, e->patch, e->patch_len);
+                n->patch_len = e->patch_len;
+                n->size = e->size;
+            }
+        }
+        nn++;
+    }
+    /* hashes, in parallel */
+    hashjob j = {.nodes = nodes, .n = nn};
+    pthread_mutex_init(&j.lock, NULL);
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    int nt = ncpu > 1 ? (int)(ncpu > 8 ? 8 : ncpu) : 1;
+    pthread_t th[8];
+    for (int t = 0; t < nt; t++)
+        pthread_create(&th[t], NULL, hash_worker, &j);
+    for (int t = 0; t < nt; t++)
+        pthread_join(th[t], NULL);
+    pthread_mutex_destroy(&j.lock);
+    if (j.failed) {
+        pf_seterr(err, errlen, "%s", j.err);
+        goto fail;
+    }
+    for (size_t i = 0; i < nn; i++) {
+        pf_entry *e = i ? pf_strmap_get(&plan->by_dest, nodes[i].path) : NULL;
+        const char *reason = e ? e->reason : "folder";
+        const char *origin = e ? e->origin : "folder";
+        if (nodes[i].type == 'd' && i)
+            reason = "folder";
+        if (pf_tree_add(c, &nodes[i], reason, origin) < 0) {
+            pf_seterr(err, errlen, "%s: cannot add %s: %s", c->path, nodes[i].path,
+                      sqlite3_errmsg(c->db));
+            goto fail;
+        }
+    }
+    for (size_t i = 0; i < nn; i++)
+        pf_node_free(&nodes[i]);
+    free(nodes);
+    pf_strmap_free(&dirs);
+    return 0;
+fail:
+    for (size_t i = 0; i < nn; i++)
+        pf_node_free(&nodes[i]);
+    free(nodes);
+    pf_strmap_free(&dirs);
+    return -1;
+}

@@ -1,0 +1,155 @@
+/* archive.c: tar (POSIX ustar with pax records for long names) written
+ * straight into a zstd stream. Owners are 0/0 with empty names and times
+ * come from the catalog, so the same catalog gives the same bytes. */
+#include "archive.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <zstd.h>
+
+#include "pyfarm/util.h"
+
+struct pf_archive {
+    FILE *out;
+    ZSTD_CCtx *cc;
+    uint8_t *obuf;
+    size_t osize;
+    uint64_t pending; /* data bytes still owed to the current entry */
+    uint64_t written_in_entry;
+    int error;
+};
+
+static int emit(pf_archive *a, const void *data, size_t n, ZSTD_EndDirective end) {
+    ZSTD_inBuffer in = {data, n, 0};
+    for (;;) {
+        ZSTD_outBuffer out = {a->obuf, a->osize, 0};
+        size_t rem = ZSTD_compressStream2(a->cc, &out, &in, end);
+        if (ZSTD_isError(rem)) {
+            a->error = 1;
+            return -1;
+        }
+        if (out.pos && fwrite(a->obuf, 1, out.pos, a->out) != out.pos) {
+            a->error = 1;
+            return -1;
+        }
+        if (end == ZSTD_e_continue ? in.pos == in.size : rem == 0)
+            return 0;
+    }
+}
+
+pf_archive *pf_archive_open(FILE *out, int level, int threads, char *err, size_t errlen) {
+    pf_archive *a = pf_xcalloc(1, sizeof *a);
+    a->out = out;
+    a->cc = ZSTD_createCCtx();
+    a->osize = ZSTD_CStreamOutSize();
+    a->obuf = pf_xmalloc(a->osize);
+    if (!a->cc || ZSTD_isError(ZSTD_CCtx_setParameter(a->cc, ZSTD_c_compressionLevel, level))) {
+        pf_seterr(err, errlen, "zstd: bad compression level %d", level);
+        pf_archive_close(a);
+        return NULL;
+    }
+    ZSTD_CCtx_setParameter(a->cc, ZSTD_c_checksumFlag, 1);
+    if (threads > 1) /* ignored (stays single-threaded) when libzstd lacks MT */
+        ZSTD_CCtx_setParameter(a->cc, ZSTD_c_nbWorkers, threads);
+    return a;
+}
+
+static void octal(char *field, size_t width, uint64_t v) {
+    /* width-1 digits and a NUL, zero-padded: what GNU tar writes */
+    snprintf(field, width, "%0*llo", (int)(width - 1), (unsigned long long)v);
+}
+
+static int raw_header(pf_archive *a, const char *name, char typeflag, uint32_t mode, uint64_t size,
+                      int64_t mtime, const char *link) {
+    uint8_t h[512];
+    memset(h, 0, sizeof h);
+    memcpy(h, name, strnlen(name, 100));
+    octal((char *)h + 100, 8, mode & 07777);
+    octal((char *)h + 108, 8, 0);
+    octal((char *)h + 116, 8, 0);
+    octal((char *)h + 124, 12, size);
+    octal((char *)h + 136, 12, mtime < 0 ? 0 : (uint64_t)mtime);
+    memset(h + 148, ' ', 8);
+    h[156] = (uint8_t)typeflag;
+    if (link)
+        memcpy(h + 157, link, strnlen(link, 100));
+    memcpy(h + 257, "ustar", 6);
+    memcpy(h + 263, "00", 2);
+    unsigned sum = 0;
+    for (int i = 0; i < 512; i++)
+        sum += h[i];
+    snprintf((char *)h + 148, 8, "%06o", sum);
+    return emit(a, h, sizeof h, ZSTD_e_continue);
+}
+
+static int pad(pf_archive *a, uint64_t size) {
+    static const uint8_t zeros[512];
+    size_t r = (size_t)(size % 512);
+    return r ? emit(a, zeros, 512 - r, ZSTD_e_continue) : 0;
+}
+
+static void pax_record(pf_buf *b, const char *key, const char *value) {
+    /* "LEN key=value\n" where LEN counts itself */
+    size_t body = strlen(key) + strlen(value) + 3;
+    size_t len = body + 1;
+    while (snprintf(NULL, 0, "%zu", len) + body != len)
+        len++;
+    pf_buf_printf(b, "%zu %s=%s\n", len, key, value);
+}
+
+int pf_archive_header(pf_archive *a, const char *path, char type, uint32_t mode, uint64_t size,
+                      int64_t mtime, const char *target) {
+    if (a->error || a->pending)
+        return -1;
+    char *name = type == 'd' ? pf_xasprintf("%s/", path) : pf_xstrdup(path);
+    pf_buf pax = {0};
+    if (strlen(name) > 100)
+        pax_record(&pax, "path", name);
+    if (target && strlen(target) > 100)
+        pax_record(&pax, "linkpath", target);
+    int r = 0;
+    if (pax.n) {
+        r = raw_header(a, "././@PaxHeader", 'x', 0644, pax.n, mtime, NULL);
+        if (!r)
+            r = emit(a, pax.p, pax.n, ZSTD_e_continue);
+        if (!r)
+            r = pad(a, pax.n);
+    }
+    char flag = type == 'd' ? '5' : type == 'l' ? '2' : '0';
+    if (!r)
+        r = raw_header(a, name, flag, mode, type == 'f' ? size : 0, mtime,
+                       type == 'l' ? target : NULL);
+    if (type == 'f') {
+        a->pending = size;
+        a->written_in_entry = size;
+        if (size == 0)
+            a->pending = 0;
+    }
+    pf_buf_free(&pax);
+    free(name);
+    return r;
+}
+
+int pf_archive_data(pf_archive *a, const void *data, size_t n) {
+    if (a->error || n > a->pending)
+        return -1;
+    if (emit(a, data, n, ZSTD_e_continue))
+        return -1;
+    a->pending -= n;
+    if (!a->pending)
+        return pad(a, a->written_in_entry);
+    return 0;
+}
+
+int pf_archive_close(pf_archive *a) {
+    static const uint8_t zeros[1024];
+    int r = a->error || a->pending ? -1 : 0;
+    if (!r && a->cc)
+        r = emit(a, zeros, sizeof zeros, ZSTD_e_continue);
+    if (!r && a->cc)
+        r = emit(a, NULL, 0, ZSTD_e_end);
+    ZSTD_freeCCtx(a->cc);
+    free(a->obuf);
+    free(a);
+    return r;
+}

@@ -48,6 +48,8 @@ typedef struct pf_opts {
     pf_strv host_libs;        /* --host-lib GLOB (added to the default list) */
     pf_strv bundle_libs;      /* --bundle-lib GLOB (removed from the host list) */
     const char *max_glibc;    /* --max-glibc 2.28 */
+    int bundle_glibc;         /* --glibc bundle: hermetic dist */
+    char *launcher;           /* the static launcher binary (bundle mode) */
     int quiet;
 } pf_opts;
 
@@ -65,6 +67,7 @@ typedef struct pf_entry {
     /* native */
     int elf;      /* 1 when the file is a dynamic ELF */
     int program;  /* executable (resolved as a program, not a library) */
+    int nopatch;  /* the glibc family: loaded by the bundled loader as is */
     pf_elf_info info;
     char *loadname; /* the name other objects load it by, when a dependency */
     char *soname_new;
@@ -87,6 +90,7 @@ typedef struct pf_plan {
     pf_strv pth_lines;  /* sys.path additions, dist-relative */
     char *entry_kind, *entry_dest, *entry_module;
     char *max_glibc;
+    pf_strv deps; /* "from\tname\tto-dest\tto-source\tkind" for the deps table */
 } pf_plan;
 
 /* ingest.c */
@@ -97,10 +101,12 @@ void pf_facts_free(pf_facts *f);
 const char *pf_proc_info(const pf_proc *p, const char *key);
 
 /* plan.c */
+int pf_is_glibc_family(const char *name);
 pf_entry *pf_plan_add_file(pf_plan *p, const char *dest, const char *source, const char *reason,
                            const char *origin);
 pf_entry *pf_plan_add_data(pf_plan *p, const char *dest, const void *data, size_t len,
                            uint32_t mode, const char *reason);
+void pf_plan_move(pf_plan *p, pf_entry *e, const char *dest);
 pf_entry *pf_plan_add_link(pf_plan *p, const char *dest, const char *target, const char *reason);
 void pf_plan_warn(pf_plan *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void pf_plan_free(pf_plan *p);

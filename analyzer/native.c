@@ -14,17 +14,29 @@
 #include "pyfarm/resolve.h"
 
 /* Host libraries: the glibc family (must match the host's loader in host
- * mode) and GPU/driver libraries (must match the host's kernel driver).
- * docs/user-guide.md lists them; --host-lib and --bundle-lib change them. */
-static const char *const HOST_LIBS[] = {
+ * mode; bundled with --glibc bundle) and GPU/driver libraries (must match
+ * the host's kernel driver). docs/user-guide.md lists them; --host-lib and
+ * --bundle-lib change them. */
+static const char *const GLIBC_LIBS[] = {
     "ld-linux*.so*", "libc.so.*", "libm.so.*", "libmvec.so.*", "libpthread.so.*",
     "libdl.so.*", "librt.so.*", "libutil.so.*", "libresolv.so.*", "libanl.so.*",
     "libBrokenLocale.so.*", "libnss_*.so.*", "libthread_db.so.*", "libc_malloc_debug.so.*",
-    "libmemusage.so", "libpcprofile.so", "libSegFault.so",
-    /* GPU drivers and their kernel interface */
+    "libmemusage.so", "libpcprofile.so", "libSegFault.so", NULL};
+static const char *const DRIVER_LIBS[] = {
     "libcuda.so*", "libnvidia-*", "libnvcuvid.so*", "libGLX_nvidia.so*", "libEGL_nvidia.so*",
     "libGLESv2_nvidia.so*", "libGLX_mesa.so*", "libEGL_mesa.so*", "libdrm*.so*", "libgbm.so*",
     NULL};
+
+static int match_any(const char *const *pats, const char *name) {
+    for (int i = 0; pats[i]; i++)
+        if (fnmatch(pats[i], name, 0) == 0)
+            return 1;
+    return 0;
+}
+
+int pf_is_glibc_family(const char *name) {
+    return match_any(GLIBC_LIBS, pf_path_basename(name));
+}
 
 static int is_host_lib(const pf_opts *o, const char *name) {
     const char *b = pf_path_basename(name);
@@ -34,10 +46,7 @@ static int is_host_lib(const pf_opts *o, const char *name) {
     for (size_t i = 0; i < o->host_libs.n; i++)
         if (fnmatch(o->host_libs.v[i], b, 0) == 0)
             return 1;
-    for (int i = 0; HOST_LIBS[i]; i++)
-        if (fnmatch(HOST_LIBS[i], b, 0) == 0)
-            return 1;
-    return 0;
+    return match_any(DRIVER_LIBS, b) || (!o->bundle_glibc && match_any(GLIBC_LIBS, b));
 }
 
 static int is_excluded_lib(const pf_opts *o, const char *name) {
@@ -215,7 +224,82 @@ static void add_dep_dir(pf_entry *e, const char *dest) {
     free(d);
 }
 
+/* Hermetic mode: the loader and what glibc loads by itself come along;
+ * every program moves to libexec/ and a static launcher takes its place. */
+static int hermetic(nctx *c, pf_proc *ep, char *err, size_t errlen) {
+    pf_plan *plan = c->plan;
+    pf_elf_info inf = {0};
+    if (pf_elf_read(ep->exe, &inf, err, errlen) != 1 || !inf.interp) {
+        pf_seterr(err, errlen, "%s: no PT_INTERP to bundle", ep->exe);
+        pf_elf_info_free(&inf);
+        return -1;
+    }
+    pf_entry *ld = place_lib(c, inf.interp, pf_path_basename(inf.interp), "the dist's loader");
+    pf_elf_info_free(&inf);
+    if (!ld) {
+        pf_seterr(err, errlen, "the loader cannot be bundled");
+        return -1;
+    }
+    /* gconv modules (iconv) and the C.UTF-8 locale: glibc opens them itself */
+    static const struct { const char *src, *dest, *var; } extra[] = {
+        {"/usr/lib/x86_64-linux-gnu/gconv", "lib/gconv", "GCONV_PATH"},
+        {"/usr/lib/locale/C.utf8", "lib/locale/C.utf8", "LOCPATH"}};
+    for (size_t k = 0; k < 2; k++) {
+        struct stat st;
+        if (stat(extra[k].src, &st) != 0)
+            continue;
+        pf_strv files = {0};
+        char *cmd = pf_xasprintf("find '%s' -type f", extra[k].src);
+        FILE *fp = popen(cmd, "r");
+        char line[4096];
+        while (fp && fgets(line, sizeof line, fp)) {
+            line[strcspn(line, "\n")] = 0;
+            pf_strv_push(&files, line);
+        }
+        if (fp)
+            pclose(fp);
+        free(cmd);
+        for (size_t i = 0; i < files.n; i++) {
+            char *rel = pf_path_relative(extra[k].src, files.v[i]);
+            char *dest = pf_path_join(extra[k].dest, rel);
+            pf_entry *e = pf_plan_add_file(plan, dest, files.v[i], "read by glibc itself",
+                                           "glibc");
+            if (e)
+                e->nopatch = 1; /* gconv modules are loaded by libc: dependencies are
+                                   in lib/, found through --library-path */
+            free(rel);
+            free(dest);
+        }
+        pf_strv_free(&files);
+        const char *val = k == 1 ? "lib/locale" : extra[k].dest;
+        char *kv = pf_xasprintf("%s=%s", extra[k].var, val);
+        if (!pf_strv_contains(&plan->envvars, kv))
+            pf_strv_push(&plan->envvars, kv);
+        free(kv);
+    }
+    for (size_t i = 0; i < plan->n; i++) {
+        pf_entry *e = plan->v[i];
+        if (e->type == 'f' && e->source && pf_is_glibc_family(e->dest))
+            e->nopatch = 1;
+    }
+    /* programs go to libexec/, launchers stand in their place */
+    size_t n = plan->n;
+    for (size_t i = 0; i < n; i++) {
+        pf_entry *e = plan->v[i];
+        if (!e->program || !e->elf)
+            continue;
+        char *old = pf_xstrdup(e->dest), *dest = pf_path_join("libexec", e->dest);
+        pf_plan_move(plan, e, dest);
+        pf_plan_add_file(plan, old, c->o->launcher, "launcher of the program", "launcher");
+        free(old);
+        free(dest);
+    }
+    return 0;
+}
+
 static int patch_entry(pf_entry *e, char *err, size_t errlen) {
+    if (e->nopatch)
+        return 0;
     char *rp = rpath_for(e);
     pf_elf_edit ed = {0};
     ed.set_rpath = e->dep_dirs.n || e->info.rpath || e->info.runpath;
@@ -409,6 +493,9 @@ int pf_plan_native(pf_plan *plan, pf_facts *f, pf_proc **procs, size_t nprocs, c
     if (r != 0)
         goto out;
 
+    if (o->bundle_glibc && (r = hermetic(&c, ep, err, errlen)) != 0)
+        goto out;
+
     /* load names: every dependency target is loaded by its file name in the
      * dist; its SONAME is made equal to it, so that glibc's match of
      * already-loaded objects by name can only find the intended file */
@@ -416,16 +503,19 @@ int pf_plan_native(pf_plan *plan, pf_facts *f, pf_proc **procs, size_t nprocs, c
         if (!edges.keys[i])
             continue;
         const char *to = edges.vals[i];
-        if (!*to)
-            continue;
         char *tab = strchr(edges.keys[i], '\t');
         char *from = pf_xstrndup(edges.keys[i], (size_t)(tab - edges.keys[i]));
         const char *name = tab + 1;
         pf_entry *fe = pf_strmap_get(&plan->by_real, from);
-        pf_entry *te = pf_strmap_get(&plan->by_real, to);
+        pf_entry *te = *to ? pf_strmap_get(&plan->by_real, to) : NULL;
         free(from);
+        if (fe && !te) /* taken from the host, or missing */
+            pf_strv_push_own(&plan->deps, pf_xasprintf("%s\t%s\t\t\t%s", fe->dest, name,
+                                                       *to ? "missing" : "host"));
         if (!fe || !te)
             continue;
+        pf_strv_push_own(&plan->deps, pf_xasprintf("%s\t%s\t%s\t%s\tdist", fe->dest, name,
+                                                   te->dest, te->real));
         read_elf(te, NULL, 0);
         const char *ln = pf_path_basename(te->dest);
         if (strcmp(ln, name) != 0 && !pf_strv_contains(&fe->need_from, name)) {

@@ -30,6 +30,7 @@ static void usage(FILE *fp) {
           "  --include-file SRC[=DEST]  --exclude-file GLOB (dist path)\n"
           "  --host-lib GLOB         take libraries matching GLOB from the host\n"
           "  --bundle-lib GLOB       bundle libraries matching GLOB even if on the host list\n"
+          "  --glibc host|bundle     use the host's glibc (default) or ship it (hermetic)\n"
           "  --max-glibc X.Y         fail if a bundled file needs a newer glibc\n"
           "  --allow-missing         warn, instead of failing, on unresolvable DT_NEEDED\n"
           "  -q, --quiet\n",
@@ -45,12 +46,15 @@ static char *self_dir(void) {
     return pf_path_dirname(buf);
 }
 
-static char *find_preload(void) {
+/* Helpers shipped with pfanalyze: beside it (build tree: ../tools too), or
+ * in the installed libexec/lib folders. */
+static char *find_tool(const char *name) {
     char *d = self_dir();
-    const char *cands[] = {"libpfpreload.so", "../lib/pyfarm/libpfpreload.so",
-                           "../lib/libpfpreload.so"};
-    for (size_t i = 0; i < 3; i++) {
-        char *p = pf_path_join(d, cands[i]);
+    const char *dirs[] = {".", "../tools", "../libexec/pyfarm", "../lib/pyfarm", "../lib"};
+    for (size_t i = 0; i < 5; i++) {
+        char *rel = pf_path_join(dirs[i], name);
+        char *p = pf_path_join(d, rel);
+        free(rel);
         char *r = realpath(p, NULL);
         free(p);
         if (r && access(r, R_OK) == 0) {
@@ -61,6 +65,10 @@ static char *find_preload(void) {
     }
     free(d);
     return NULL;
+}
+
+static char *find_preload(void) {
+    return find_tool("libpfpreload.so");
 }
 
 static int write_file(const char *path, const void *data, size_t n) {
@@ -272,9 +280,16 @@ int main(int argc, char **argv) {
         usage(stderr);
         return 2;
     }
-    if (strcmp(glibc, "host") != 0) {
-        fprintf(stderr, "pfanalyze: --glibc %s: only 'host' is implemented in this version\n",
-                glibc);
+    if (strcmp(glibc, "bundle") == 0) {
+        o.bundle_glibc = 1;
+        o.launcher = find_tool("pflaunch");
+        if (!o.launcher) {
+            fprintf(stderr, "pfanalyze: --glibc bundle: the launcher pflaunch is not installed "
+                            "beside pfanalyze\n");
+            return 2;
+        }
+    } else if (strcmp(glibc, "host") != 0) {
+        fprintf(stderr, "pfanalyze: --glibc %s: expected 'host' or 'bundle'\n", glibc);
         return 2;
     }
     char err[PF_ERRLEN] = "";
@@ -402,7 +417,7 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "pfanalyze: warning: %s\n", plan.warnings.v[i]);
         }
         sqlite3_finalize(st);
-        pf_catalog_meta_set(c, "glibc_mode", "host");
+        pf_catalog_meta_set(c, "glibc_mode", o.bundle_glibc ? "bundle" : "host");
         pf_catalog_meta_set(c, "max_glibc", plan.max_glibc ? plan.max_glibc : "");
         pf_catalog_meta_set(c, "env", procs[0]->prefix);
         pf_catalog_meta_set(c, "python_version", pf_proc_info(procs[0], "version"));

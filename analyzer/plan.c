@@ -67,6 +67,14 @@ pf_entry *pf_plan_add_link(pf_plan *p, const char *dest, const char *target, con
     return e;
 }
 
+void pf_plan_move(pf_plan *p, pf_entry *e, const char *dest) {
+    /* the old name becomes free: hermetic mode puts a launcher there */
+    pf_strmap_put(&p->by_dest, e->dest, NULL);
+    free(e->dest);
+    e->dest = pf_xstrdup(dest);
+    pf_strmap_put(&p->by_dest, dest, e);
+}
+
 void pf_plan_warn(pf_plan *p, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
@@ -113,6 +121,7 @@ void pf_plan_free(pf_plan *p) {
     pf_strv_free(&p->envvars);
     pf_strv_free(&p->warnings);
     pf_strv_free(&p->pth_lines);
+    pf_strv_free(&p->deps);
     free(p->python_dest);
     free(p->site_dest);
     free(p->entry_kind);

@@ -73,6 +73,46 @@ static void *hash_worker(void *arg) {
     return NULL;
 }
 
+/* The dependency graph, by dist path (edges recorded before programs moved
+ * to libexec/ in hermetic mode keep the path the binary has now). */
+static int write_deps(pf_catalog *c, pf_plan *plan, char *err, size_t errlen) {
+    if (pf_catalog_exec(c, "DELETE FROM deps", err, errlen))
+        return -1;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(c->db, "INSERT OR REPLACE INTO deps VALUES(?,?,?,?,?)", -1, &st,
+                           NULL) != SQLITE_OK) {
+        pf_seterr(err, errlen, "%s: %s", c->path, sqlite3_errmsg(c->db));
+        return -1;
+    }
+    for (size_t i = 0; i < plan->deps.n; i++) {
+        char *row = pf_xstrdup(plan->deps.v[i]), *f[5] = {0};
+        char *s = row;
+        for (int k = 0; k < 5; k++) {
+            f[k] = s;
+            char *t = s ? strchr(s, '\t') : NULL;
+            if (t)
+                *t = 0;
+            s = t ? t + 1 : NULL;
+        }
+        sqlite3_reset(st);
+        for (int k = 0; k < 5; k++) {
+            if (f[k] && *f[k])
+                sqlite3_bind_text(st, k + 1, f[k], -1, SQLITE_TRANSIENT);
+            else
+                sqlite3_bind_null(st, k + 1);
+        }
+        int rc = sqlite3_step(st);
+        free(row);
+        if (rc != SQLITE_DONE) {
+            pf_seterr(err, errlen, "%s: %s", c->path, sqlite3_errmsg(c->db));
+            sqlite3_finalize(st);
+            return -1;
+        }
+    }
+    sqlite3_finalize(st);
+    return 0;
+}
+
 static int cmp_entry(const void *a, const void *b) {
     return strcmp((*(pf_entry *const *)a)->dest, (*(pf_entry *const *)b)->dest);
 }
@@ -181,6 +221,8 @@ int pf_tree_write(pf_catalog *c, pf_plan *plan, char *err, size_t errlen) {
             goto fail;
         }
     }
+    if (write_deps(c, plan, err, errlen) != 0)
+        goto fail;
     for (size_t i = 0; i < nn; i++)
         pf_node_free(&nodes[i]);
     free(nodes);

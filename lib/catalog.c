@@ -28,11 +28,9 @@ static const char SCHEMA[] =
     "CREATE TABLE IF NOT EXISTS facts(process_id INTEGER NOT NULL REFERENCES processes(id),"
     " kind TEXT NOT NULL, a TEXT, b TEXT, c TEXT);\n"
     "CREATE INDEX IF NOT EXISTS facts_kind ON facts(kind, a);\n"
-    /* the graph: one edge per (object, needed name) in a load context */
-    "CREATE TABLE IF NOT EXISTS objects(id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE,"
-    " realpath TEXT, soname TEXT, max_glibc TEXT, kind TEXT, host INTEGER NOT NULL DEFAULT 0);\n"
-    "CREATE TABLE IF NOT EXISTS edges(from_id INTEGER NOT NULL REFERENCES objects(id),"
-    " name TEXT NOT NULL, to_id INTEGER REFERENCES objects(id), PRIMARY KEY(from_id, name));\n"
+    /* the graph: one edge per (binary in the dist, DT_NEEDED name) */
+    "CREATE TABLE IF NOT EXISTS deps(from_path TEXT NOT NULL, name TEXT NOT NULL,"
+    " to_path TEXT, to_source TEXT, kind TEXT NOT NULL, PRIMARY KEY(from_path, name));\n"
     /* the tree */
     "CREATE TABLE IF NOT EXISTS tree(id INTEGER PRIMARY KEY, parent INTEGER NOT NULL,"
     " path TEXT NOT NULL UNIQUE, name TEXT NOT NULL, type TEXT NOT NULL, mode INTEGER NOT NULL,"

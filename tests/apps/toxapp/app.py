@@ -1,0 +1,5 @@
+import sys
+
+import six
+
+print("six", six.__version__, "args", sys.argv[1:])

@@ -20,7 +20,7 @@ typedef struct pf_proc {
     pf_strmap info;        /* I facts: key -> char* */
     pf_strv argv, syspath; /* R, S */
     pf_strv sites, base_sites;
-    pf_strv mod_names, mod_files, mod_kinds; /* M, parallel */
+    pf_strv mod_names, mod_files, mod_kinds, mod_importers; /* M, parallel */
     pf_strv ns_locations;                    /* N paths */
     pf_strv objects, dlopens, programs, files;
     char *prefix; /* env key: sys.prefix */

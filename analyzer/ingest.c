@@ -37,7 +37,7 @@ static int split_fields(char *line, char **f, int max) {
 static int insert_fact(sqlite3_stmt *st, int64_t pid, char **f, int nf) {
     sqlite3_reset(st);
     sqlite3_bind_int64(st, 1, pid);
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 5; i++) {
         if (i < nf)
             sqlite3_bind_text(st, 2 + i, f[i], -1, SQLITE_TRANSIENT);
         else
@@ -61,8 +61,8 @@ static int ingest_file(pf_catalog *c, const char *path, int python, int64_t run_
         if (!nl)
             break; /* a line cut by a crash: ignored */
         *nl = 0;
-        char *f[6];
-        int nf = split_fields(line, f, 6);
+        char *f[8];
+        int nf = split_fields(line, f, 8);
         line = nl + 1;
         if (nf < 1 || !f[0][0])
             continue;
@@ -114,7 +114,7 @@ int pf_ingest_dir(pf_catalog *c, const char *dir, int64_t run_id, int *nproc, ch
                        "INSERT INTO processes(run_id, pid, ppid, exe, cwd, python, record)"
                        " VALUES(?,?,?,?,?,?,?)",
                        -1, &ins_proc, NULL);
-    sqlite3_prepare_v2(c->db, "INSERT INTO facts(process_id, kind, a, b, c) VALUES(?,?,?,?,?)",
+    sqlite3_prepare_v2(c->db, "INSERT INTO facts(process_id, kind, a, b, c, d) VALUES(?,?,?,?,?,?)",
                        -1, &ins_fact, NULL);
     pf_strv names = {0};
     struct dirent *de;
@@ -187,7 +187,7 @@ int pf_facts_load(pf_catalog *c, pf_facts *f, char *err, size_t errlen) {
         f->v[f->n++] = p;
     }
     sqlite3_finalize(st);
-    if (sqlite3_prepare_v2(c->db, "SELECT process_id, kind, a, b, c FROM facts ORDER BY rowid", -1,
+    if (sqlite3_prepare_v2(c->db, "SELECT process_id, kind, a, b, c, d FROM facts ORDER BY rowid", -1,
                            &st, NULL) != SQLITE_OK) {
         pf_seterr(err, errlen, "%s: %s", c->path, sqlite3_errmsg(c->db));
         return -1;
@@ -206,6 +206,7 @@ int pf_facts_load(pf_catalog *c, pf_facts *f, char *err, size_t errlen) {
         const char *a = (const char *)sqlite3_column_text(st, 2);
         const char *b = (const char *)sqlite3_column_text(st, 3);
         const char *cc = (const char *)sqlite3_column_text(st, 4);
+        const char *dd = (const char *)sqlite3_column_text(st, 5);
         if (!k)
             continue;
         a = a ? a : "";
@@ -241,6 +242,7 @@ int pf_facts_load(pf_catalog *c, pf_facts *f, char *err, size_t errlen) {
             pf_strv_push(&p->mod_names, a);
             pf_strv_push(&p->mod_files, b);
             pf_strv_push(&p->mod_kinds, cc ? cc : "");
+            pf_strv_push(&p->mod_importers, dd ? dd : "");
             break;
         case 'N':
             pf_strv_push(&p->ns_locations, b);
@@ -287,7 +289,7 @@ void pf_facts_free(pf_facts *f) {
         free(p->prefix);
         free_info(&p->info);
         pf_strv *vs[] = {&p->argv,     &p->syspath,      &p->sites,   &p->base_sites,
-                         &p->mod_names, &p->mod_files,   &p->mod_kinds, &p->ns_locations,
+                         &p->mod_names, &p->mod_files,   &p->mod_kinds, &p->ns_locations, &p->mod_importers,
                          &p->objects,  &p->dlopens,      &p->programs, &p->files};
         for (size_t j = 0; j < sizeof vs / sizeof *vs; j++)
             pf_strv_free(vs[j]);

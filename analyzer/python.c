@@ -423,6 +423,65 @@ static int is_system_bin(const char *dir) {
     return venv;
 }
 
+static int is_test_file(const char *path) {
+    const char *b = pf_path_basename(path);
+    return fnmatch("test_*.py", b, 0) == 0 || fnmatch("*_test.py", b, 0) == 0 ||
+           strcmp(b, "conftest.py") == 0;
+}
+
+/* Which modules the app itself reached: roots are the app's own modules
+ * (not its tests) or, without any, the entry; edges are "importer imported
+ * X" as traced. Distributions only reached from elsewhere (the test runner
+ * and its plugins, site's .pth hooks) stay out. Returns 0 when the trace
+ * has no importer facts (then every traced module counts). */
+static int compute_reach(pf_proc **procs, size_t n, const char *app_root, pf_strmap *reach) {
+    pf_strmap edges = {0}; /* importer -> pf_strv* of imported names */
+    pf_strv queue = {0};
+    int active = 0, roots = 0;
+    for (size_t i = 0; i < n; i++) {
+        pf_proc *p = procs[i];
+        for (size_t j = 0; j < p->mod_names.n; j++) {
+            const char *name = p->mod_names.v[j], *imp = p->mod_importers.v[j];
+            const char *file = p->mod_files.v[j];
+            if (*imp) {
+                active = 1;
+                pf_strv *v = pf_strmap_get(&edges, imp);
+                if (!v) {
+                    v = pf_xcalloc(1, sizeof *v);
+                    pf_strmap_put(&edges, imp, v);
+                }
+                pf_strv_push(v, name);
+            } else {
+                pf_strv_push(&queue, name); /* unknown importer: keep it */
+            }
+            if (app_root && *file == '/' && pf_path_is_under(file, app_root) &&
+                !is_test_file(file) && strcmp(name, "__main__") != 0) {
+                pf_strv_push(&queue, name);
+                roots++;
+            }
+        }
+    }
+    if (!roots)
+        pf_strv_push(&queue, "__main__");
+    for (size_t q = 0; q < queue.n; q++) {
+        const char *name = queue.v[q];
+        if (pf_strmap_get(reach, name))
+            continue;
+        pf_strmap_put(reach, name, (void *)1);
+        pf_strv *v = pf_strmap_get(&edges, name);
+        for (size_t k = 0; v && k < v->n; k++)
+            pf_strv_push(&queue, v->v[k]);
+    }
+    for (size_t i = 0; i < edges.cap; i++)
+        if (edges.keys[i]) {
+            pf_strv_free(edges.vals[i]);
+            free(edges.vals[i]);
+        }
+    pf_strmap_free(&edges);
+    pf_strv_free(&queue);
+    return active;
+}
+
 static char *real_or_copy(const char *p) {
     char *r = realpath(p, NULL);
     return r ? r : pf_xstrdup(p);
@@ -530,6 +589,27 @@ int pf_plan_python(pf_plan *plan, pf_facts *f, pf_proc **procs, size_t nprocs, c
     } else {
         plan->entry_kind = pf_xstrdup("interpreter");
     }
+    if (app_root && !app_walk && e->cwd && !is_system_bin(e->cwd)) {
+        /* a console script (pytest, a CLI): when the run imported modules
+         * from the current folder, that folder is the app */
+        char *cwd = real_or_copy(e->cwd);
+        int used = 0;
+        for (size_t i = 0; i < nprocs && !used; i++)
+            for (size_t j = 0; j < procs[i]->mod_files.n && !used; j++)
+                used = procs[i]->mod_files.v[j][0] == '/' &&
+                       pf_path_is_under(procs[i]->mod_files.v[j], cwd) &&
+                       !is_test_file(procs[i]->mod_files.v[j]);
+        if (used) {
+            free(app_root);
+            app_root = cwd;
+            app_walk = 1;
+            pf_strv_push(&plan->pth_lines, "app");
+        } else {
+            free(cwd);
+        }
+    }
+    pf_strmap reach = {0};
+    int reach_active = compute_reach(procs, nprocs, app_walk ? app_root : NULL, &reach);
     if (app_root && app_walk && !is_system_bin(app_root)) {
         walk_ctx wa = {.plan = plan, .origin = "app", .reason = "the app's folder",
                        .cache_tag = tag, .app = 1, .opts = o};
@@ -567,6 +647,9 @@ int pf_plan_python(pf_plan *plan, pf_facts *f, pf_proc **procs, size_t nprocs, c
             const char *file = p->mod_files.v[j];
             if (file[0] != '/' || pf_strv_contains(&o->exclude_modules, p->mod_names.v[j]))
                 continue;
+            if (reach_active && !pf_strmap_get(&reach, p->mod_names.v[j]) &&
+                !pf_strv_contains(&o->include_modules, p->mod_names.v[j]))
+                continue; /* imported by the test runner or a plugin, not by the app */
             char *r = real_or_copy(file);
             if (!(app_root && app_walk && pf_path_is_under(r, app_root)) &&
                 !pf_path_is_under(r, rstd)) {
@@ -600,7 +683,7 @@ int pf_plan_python(pf_plan *plan, pf_facts *f, pf_proc **procs, size_t nprocs, c
             free(r);
         }
         /* extension modules and libraries mapped from inside a site folder */
-        for (size_t j = 0; j < p->objects.n; j++) {
+        for (size_t j = 0; j < p->objects.n && !reach_active; j++) {
             site *s = site_of(&c, p->objects.v[j]);
             if (s) {
                 char *why = pf_xasprintf("mapped %s (process %d)", p->objects.v[j], p->pid);
@@ -631,6 +714,7 @@ int pf_plan_python(pf_plan *plan, pf_facts *f, pf_proc **procs, size_t nprocs, c
         site_free(&c.sites[i]);
     free(c.sites);
     pf_strmap_free(&c.seen_tops);
+    pf_strmap_free(&reach);
     pf_strv_free(&order);
     pf_strv_free(&traced);
     free(rstd);

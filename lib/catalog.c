@@ -26,7 +26,7 @@ static const char SCHEMA[] =
     " exe TEXT, cwd TEXT, entry_kind TEXT, entry TEXT, argv TEXT, python INTEGER NOT NULL,"
     " complete INTEGER NOT NULL DEFAULT 0, record TEXT);\n"
     "CREATE TABLE IF NOT EXISTS facts(process_id INTEGER NOT NULL REFERENCES processes(id),"
-    " kind TEXT NOT NULL, a TEXT, b TEXT, c TEXT);\n"
+    " kind TEXT NOT NULL, a TEXT, b TEXT, c TEXT, d TEXT);\n"
     "CREATE INDEX IF NOT EXISTS facts_kind ON facts(kind, a);\n"
     /* the graph: one edge per (binary in the dist, DT_NEEDED name) */
     "CREATE TABLE IF NOT EXISTS deps(from_path TEXT NOT NULL, name TEXT NOT NULL,"

@@ -423,6 +423,26 @@ static int is_system_bin(const char *dir) {
     return venv;
 }
 
+/* A traced file still there (or inside an archive that is still there). */
+static int traced_exists(const char *file) {
+    if (access(file, F_OK) == 0)
+        return 1;
+    char *d = pf_path_dirname(file);
+    int r = 0;
+    while (strcmp(d, "/") && strcmp(d, ".")) {
+        struct stat st;
+        if (stat(d, &st) == 0) {
+            r = S_ISREG(st.st_mode); /* a zip on sys.path */
+            break;
+        }
+        char *up = pf_path_dirname(d);
+        free(d);
+        d = up;
+    }
+    free(d);
+    return r;
+}
+
 static int is_test_file(const char *path) {
     const char *b = pf_path_basename(path);
     return fnmatch("test_*.py", b, 0) == 0 || fnmatch("*_test.py", b, 0) == 0 ||
@@ -647,6 +667,11 @@ int pf_plan_python(pf_plan *plan, pf_facts *f, pf_proc **procs, size_t nprocs, c
             const char *file = p->mod_files.v[j];
             if (file[0] != '/' || pf_strv_contains(&o->exclude_modules, p->mod_names.v[j]))
                 continue;
+            if (!traced_exists(file)) {
+                pf_seterr(err, errlen, "%s: traced file has vanished (module %s)", file,
+                          p->mod_names.v[j]);
+                return -1;
+            }
             if (reach_active && !pf_strmap_get(&reach, p->mod_names.v[j]) &&
                 !pf_strv_contains(&o->include_modules, p->mod_names.v[j]))
                 continue; /* imported by the test runner or a plugin, not by the app */

@@ -55,8 +55,10 @@ pf_archive *pf_archive_open(FILE *out, int level, int threads, char *err, size_t
 }
 
 static void octal(char *field, size_t width, uint64_t v) {
-    /* width-1 digits and a NUL, zero-padded: what GNU tar writes */
-    snprintf(field, width, "%0*llo", (int)(width - 1), (unsigned long long)v);
+    /* width-1 zero-padded octal digits and a NUL: what GNU tar writes */
+    field[width - 1] = 0;
+    for (size_t i = width - 1; i-- > 0; v >>= 3)
+        field[i] = (char)('0' + (v & 7));
 }
 
 static int raw_header(pf_archive *a, const char *name, char typeflag, uint32_t mode, uint64_t size,

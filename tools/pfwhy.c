@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "pyfarm/catalog.h"
+#include "pyfarm/util.h"
 
 static char *reason_of(pf_catalog *c, const char *path, char **origin) {
     sqlite3_stmt *st;

@@ -188,16 +188,14 @@ void pf_node_free(pf_node *n) {
     memset(n, 0, sizeof *n);
 }
 
-#define NODE_COLS                                                                              \
-    "id, parent, path, name, type, mode, size, mtime, source, src_size, src_mtime_ns, target, " \
-    "sha256, patch"
+#define NODE_COLS PF_NODE_COLS
 
 static char *col_str(sqlite3_stmt *st, int i) {
     const unsigned char *s = sqlite3_column_text(st, i);
     return s ? pf_xstrdup((const char *)s) : NULL;
 }
 
-static void row_to_node(sqlite3_stmt *st, pf_node *n) {
+void pf_node_from_row(sqlite3_stmt *st, pf_node *n) {
     memset(n, 0, sizeof *n);
     n->id = sqlite3_column_int64(st, 0);
     n->parent = sqlite3_column_int64(st, 1);
@@ -236,7 +234,7 @@ static int get_one(pf_catalog *c, const char *sql, int64_t id, const char *text,
         sqlite3_bind_text(st, k, text, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st), r;
     if (rc == SQLITE_ROW) {
-        row_to_node(st, out);
+        pf_node_from_row(st, out);
         r = 1;
     } else {
         r = rc == SQLITE_DONE ? 0 : -1;
@@ -269,7 +267,7 @@ int pf_tree_each(pf_catalog *c, int64_t parent, pf_tree_cb cb, void *ctx) {
     int r = 0, rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         pf_node n;
-        row_to_node(st, &n);
+        pf_node_from_row(st, &n);
         r = cb(ctx, &n);
         pf_node_free(&n);
         if (r)

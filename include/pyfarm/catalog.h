@@ -63,6 +63,14 @@ int pf_tree_lookup(pf_catalog *c, int64_t parent, const char *name, pf_node *out
 typedef int (*pf_tree_cb)(void *ctx, const pf_node *n);
 int pf_tree_each(pf_catalog *c, int64_t parent, pf_tree_cb cb, void *ctx);
 
+/* For callers that keep their own prepared statements (pfmount keeps one
+ * set per thread): select PF_NODE_COLS and decode a row with
+ * pf_node_from_row, so that the column mapping lives in one place. */
+#define PF_NODE_COLS                                                                           \
+    "id, parent, path, name, type, mode, size, mtime, source, src_size, src_mtime_ns, target, " \
+    "sha256, patch"
+void pf_node_from_row(sqlite3_stmt *st, pf_node *out);
+
 /* Writer side (pfanalyze): add a node; parents must exist. Returns id. */
 int64_t pf_tree_add(pf_catalog *c, const pf_node *n, const char *reason, const char *origin);
 

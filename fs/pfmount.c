@@ -1,0 +1,322 @@
+/* pfmount.c: `pfmount CATALOG MOUNTPOINT [-f] [-o OPTIONS]`: command line,
+ * the catalog checks done before anything is mounted, the mount options,
+ * and the session's life (daemonize, multithreaded loop, clean unmount on
+ * SIGTERM/SIGINT/SIGHUP and on fusermount3 -u). The operations are in
+ * ops.c, the per-thread catalog connections in tdb.c. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "pfmount.h"
+#include "pyfarm/catalog.h"
+#include "pyfarm/util.h"
+
+pfm_config pfm = {.log_fd = 2};
+
+/* pfmount's own -o options; the rest go to libfuse and the kernel. */
+typedef struct opts {
+    char *catalog;
+    double timeout;
+    unsigned readahead_kb;
+    char *verify;
+    int private_mount;
+} opts;
+
+#define OPT(t, m)                                                                                  \
+    { t, offsetof(opts, m), 1 }
+static const struct fuse_opt opt_spec[] = {
+    OPT("timeout=%lf", timeout), OPT("readahead=%u", readahead_kb), OPT("verify=%s", verify),
+    OPT("private", private_mount), FUSE_OPT_END};
+
+static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs) {
+    (void)outargs;
+    opts *o = data;
+    if (key == FUSE_OPT_KEY_NONOPT && !o->catalog) {
+        o->catalog = strdup(arg);
+        return 0; /* consumed; the next one is the mount point */
+    }
+    return 1;
+}
+
+static void usage(const char *prog) {
+    printf("usage: %s CATALOG MOUNTPOINT [-f] [-o OPTIONS]\n"
+           "Serve a pyfarm catalog's dist tree read-only over FUSE.\n\n"
+           "pfmount options:\n"
+           "    -o timeout=SECONDS     kernel entry/attribute cache time (default 86400)\n"
+           "    -o readahead=KB        readahead window of the mount (default 1024; 0: kernel's)\n"
+           "    -o verify=hash         hash each file at its first open against the catalog\n"
+           "    -o private             do not add allow_other (added by default as root)\n"
+           "Unmount with fusermount3 -u MOUNTPOINT, SIGTERM or SIGINT.\n\n",
+           prog);
+}
+
+/* Facts the operations need that would otherwise cost a query per call:
+ * totals for statfs and, when ids are dense, every folder's subfolder
+ * count (nlink). One pass over the tree at start; never again. */
+static int precompute(pf_catalog *c, char *err, size_t errlen) {
+    sqlite3_stmt *st = NULL;
+    int64_t max_id = 0;
+    if (sqlite3_prepare_v2(c->db,
+                           "SELECT count(*), coalesce(sum(size), 0), coalesce(max(id), 0)"
+                           " FROM tree",
+                           -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_ROW) {
+        pf_seterr(err, errlen, "%s: cannot read the tree: %s", c->path, sqlite3_errmsg(c->db));
+        sqlite3_finalize(st);
+        return -1;
+    }
+    pfm.nodes = (uint64_t)sqlite3_column_int64(st, 0);
+    pfm.total_bytes = (uint64_t)sqlite3_column_int64(st, 1);
+    max_id = sqlite3_column_int64(st, 2);
+    sqlite3_finalize(st);
+    if (max_id < 0 || max_id > 4 * (int64_t)pfm.nodes + 1024)
+        return 0; /* sparse ids: count per call instead */
+    pfm.nsub_len = max_id + 1;
+    pfm.nsub = pf_xcalloc((size_t)pfm.nsub_len, sizeof *pfm.nsub);
+    if (sqlite3_prepare_v2(c->db, "SELECT parent FROM tree WHERE type='d'", -1, &st, NULL) !=
+        SQLITE_OK) {
+        pf_seterr(err, errlen, "%s: cannot read the tree: %s", c->path, sqlite3_errmsg(c->db));
+        return -1;
+    }
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        int64_t p = sqlite3_column_int64(st, 0);
+        if (p > 0 && p < pfm.nsub_len)
+            pfm.nsub[p]++;
+    }
+    sqlite3_finalize(st);
+    return 0;
+}
+
+/* The catalog must have a folder root with id 1 (FUSE_ROOT_ID), and every
+ * per-request statement must go through an index: a catalog written
+ * without tree_child would turn each lookup into a scan, so say so. */
+static int check_tree(pf_catalog *c, char *err, size_t errlen) {
+    pf_node root;
+    int r = pf_tree_get_id(c, 1, &root);
+    if (r != 1 || root.type != 'd' || root.parent != 0) {
+        pf_seterr(err, errlen, "%s: catalog has no dist tree (no root folder with id 1)", c->path);
+        if (r == 1)
+            pf_node_free(&root);
+        return -1;
+    }
+    pf_node_free(&root);
+    for (int i = 0; pfm_sql[i]; i++) {
+        char *q = pf_xasprintf("EXPLAIN QUERY PLAN %s", pfm_sql[i]);
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_prepare_v2(c->db, q, -1, &st, NULL) != SQLITE_OK) {
+            pf_seterr(err, errlen, "%s: catalog lacks what pfmount reads: %s", c->path,
+                      sqlite3_errmsg(c->db));
+            free(q);
+            return -1;
+        }
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            const char *detail = (const char *)sqlite3_column_text(st, 3);
+            if (detail && strncmp(detail, "SCAN", 4) == 0)
+                fprintf(stderr, "pfmount: warning: %s: no index for \"%s\" (%s)\n", c->path,
+                        pfm_sql[i], detail);
+        }
+        sqlite3_finalize(st);
+        free(q);
+    }
+    return 0;
+}
+
+/* The kernel caps readahead at the mount's bdi window (128 KiB by default),
+ * whatever max_readahead says; widen it through sysfs. The bdi is named by
+ * the mount's device number, read from mountinfo (a stat of the mount
+ * point from here would be a FUSE request to ourselves). The INIT reply
+ * lowers the window to what the kernel offered, so ops.c calls this once
+ * the first request after INIT arrives. */
+void pfm_set_readahead(void) {
+    const char *mnt = pfm.mountpoint;
+    unsigned kb = pfm.readahead_kb;
+    if (!kb || !mnt)
+        return;
+    FILE *f = fopen("/proc/self/mountinfo", "r");
+    if (!f)
+        return;
+    char line[8192], dev[64] = "";
+    while (fgets(line, sizeof line, f)) {
+        unsigned id, pid;
+        char devno[64], root[4096], mp[4096];
+        if (sscanf(line, "%u %u %63s %4095s %4095s", &id, &pid, devno, root, mp) != 5)
+            continue;
+        /* mountinfo escapes blanks as \040; compare the escaped form. */
+        char esc[4096];
+        size_t k = 0;
+        for (const char *s = mnt; *s && k + 5 < sizeof esc; s++) {
+            if (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\\')
+                k += (size_t)snprintf(esc + k, sizeof esc - k, "\\%03o", (unsigned char)*s);
+            else
+                esc[k++] = *s;
+        }
+        esc[k] = 0;
+        if (strcmp(mp, esc) == 0)
+            snprintf(dev, sizeof dev, "%s", devno); /* the last one is ours */
+    }
+    fclose(f);
+    if (!dev[0])
+        return;
+    char path[128];
+    snprintf(path, sizeof path, "/sys/class/bdi/%s/read_ahead_kb", dev);
+    FILE *w = fopen(path, "w");
+    if (!w)
+        return; /* not root: keep the kernel's window */
+    fprintf(w, "%u\n", kb);
+    fclose(w);
+}
+
+int main(int argc, char **argv) {
+    struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+    opts o = {.timeout = 86400, .readahead_kb = 1024};
+    struct fuse_cmdline_opts copts;
+    memset(&copts, 0, sizeof copts);
+    int ret = 1;
+    struct fuse_session *se = NULL;
+    char *mount_opts = NULL;
+
+    if (fuse_opt_parse(&args, &o, opt_spec, opt_proc) != 0)
+        return 1;
+    if (fuse_parse_cmdline(&args, &copts) != 0)
+        return 1;
+    if (copts.show_help) {
+        usage(argv[0]);
+        fuse_cmdline_help();
+        fuse_lowlevel_help();
+        return 0;
+    }
+    if (copts.show_version) {
+        printf("pfmount 0.1.0, libfuse %s\n", fuse_pkgversion());
+        return 0;
+    }
+    if (!o.catalog || !copts.mountpoint) {
+        fprintf(stderr, "usage: %s CATALOG MOUNTPOINT [-f] [-o OPTIONS] (-h for help)\n", argv[0]);
+        return 1;
+    }
+    if (o.verify && strcmp(o.verify, "hash") != 0 && strcmp(o.verify, "stat") != 0) {
+        fprintf(stderr, "pfmount: -o verify=%s: expected hash or stat\n", o.verify);
+        return 1;
+    }
+    pfm.verify_hash = o.verify && strcmp(o.verify, "hash") == 0;
+    pfm.timeout = o.timeout;
+    pfm.readahead_kb = o.readahead_kb;
+
+    /* Everything about the catalog is checked before the mount, so a bad
+     * catalog leaves nothing mounted. */
+    char err[PF_ERRLEN];
+    pfm.catalog = realpath(o.catalog, NULL);
+    if (!pfm.catalog) {
+        fprintf(stderr, "pfmount: %s: %s\n", o.catalog, strerror(errno));
+        goto out;
+    }
+    struct stat cst;
+    if (stat(pfm.catalog, &cst) != 0 || !S_ISREG(cst.st_mode)) {
+        fprintf(stderr, "pfmount: %s: not a pyfarm catalog (not a regular file)\n", o.catalog);
+        goto out;
+    }
+    pf_catalog *cat = NULL;
+    if (pf_catalog_open(pfm.catalog, 0, &cat, err, sizeof err) != 0) {
+        fprintf(stderr, "pfmount: %s\n", err);
+        goto out;
+    }
+    int bad = check_tree(cat, err, sizeof err) || precompute(cat, err, sizeof err);
+    /* Closed before fuse_daemonize forks: no SQLite handle crosses a fork. */
+    pf_catalog_close(cat);
+    if (bad) {
+        fprintf(stderr, "pfmount: %s\n", err);
+        goto out;
+    }
+
+    /* Read-only; permissions checked by the kernel against the catalog's
+     * modes. allow_other as root, so that processes of other uids (a
+     * sandbox that drops privileges, a service user) can read it; root
+     * needs no user_allow_other in /etc/fuse.conf. */
+    if (fuse_opt_add_opt(&mount_opts, "ro") ||
+        fuse_opt_add_opt(&mount_opts, "default_permissions") ||
+        fuse_opt_add_opt(&mount_opts, "subtype=pyfarm")) {
+        goto out;
+    }
+    char *fsname = pf_xasprintf("fsname=%s", pfm.catalog);
+    fuse_opt_add_opt_escaped(&mount_opts, fsname);
+    free(fsname);
+    if (geteuid() == 0 && !o.private_mount)
+        fuse_opt_add_opt(&mount_opts, "allow_other");
+    fuse_opt_add_arg(&args, "-o");
+    fuse_opt_add_arg(&args, mount_opts);
+
+    if (pfm_db_init() != 0) {
+        fprintf(stderr, "pfmount: cannot create thread keys\n");
+        goto out;
+    }
+    se = fuse_session_new(&args, &pfm_ops, sizeof pfm_ops, NULL);
+    if (!se)
+        goto out; /* libfuse printed why (an unknown -o option, say) */
+    if (fuse_set_signal_handlers(se) != 0)
+        goto out_session;
+    pfm.mountpoint = realpath(copts.mountpoint, NULL); /* the daemon's cwd is / */
+    if (fuse_session_mount(se, copts.mountpoint) != 0)
+        goto out_signals;
+
+    /* In the background, fault lines still go to the stderr we were started
+     * with (a terminal or a log file); a pipe would keep whoever reads it
+     * waiting until the unmount, so then they go to syslog. */
+    if (!copts.foreground) {
+        struct stat es;
+        if (fstat(2, &es) != 0 || S_ISFIFO(es.st_mode) || S_ISSOCK(es.st_mode)) {
+            pfm.log_fd = -1;
+            pfm.log_syslog = 1;
+        } else {
+            pfm.log_fd = fcntl(2, F_DUPFD_CLOEXEC, 3);
+        }
+    }
+    if (fuse_daemonize(copts.foreground) != 0)
+        goto out_unmount;
+    if (pfm.log_syslog)
+        openlog("pfmount", LOG_PID, LOG_DAEMON);
+
+    if (copts.singlethread) {
+        ret = fuse_session_loop(se);
+        pfm_db_release();
+    } else {
+        struct fuse_loop_config *cfg = fuse_loop_cfg_create();
+        fuse_loop_cfg_set_clone_fd(cfg, copts.clone_fd);
+        /* UINT_MAX is libfuse's "never reap idle workers", which keeps
+         * each worker's catalog connection warm; only pass a real limit. */
+        if (copts.max_idle_threads != UINT_MAX)
+            fuse_loop_cfg_set_idle_threads(cfg, copts.max_idle_threads);
+        fuse_loop_cfg_set_max_threads(cfg, copts.max_threads);
+        ret = fuse_session_loop_mt(se, cfg);
+        fuse_loop_cfg_destroy(cfg);
+    }
+    pfm_ops_cleanup();
+    /* A signal ends the loop with its number: that is a requested, clean
+     * stop, as is fusermount3 -u (0). */
+    if (ret == SIGTERM || ret == SIGINT || ret == SIGHUP)
+        ret = 0;
+    ret = ret ? 1 : 0;
+
+out_unmount:
+    fuse_session_unmount(se);
+out_signals:
+    fuse_remove_signal_handlers(se);
+out_session:
+    fuse_session_destroy(se);
+out:
+    free(mount_opts);
+    free(copts.mountpoint);
+    fuse_opt_free_args(&args);
+    free(o.catalog);
+    free(o.verify);
+    free(pfm.catalog);
+    free(pfm.nsub);
+    free(pfm.mountpoint);
+    return ret;
+}

@@ -198,6 +198,74 @@ static void data_file(nctx *c, const char *path, const char *why, const pf_strv 
     free(real);
 }
 
+/* Objects the loader starts from: programs, and extension modules that
+ * the interpreter dlopens (every other library is reached from these). */
+static int is_root(const pf_entry *e) {
+    const char *b = pf_path_basename(e->dest);
+    return e->program || strcmp(e->origin, "lib-dynload") == 0 || strstr(b, ".cpython-") ||
+           strstr(b, ".abi3.so") || strstr(b, "module.so") || strstr(b, ".pypy");
+}
+
+/* Resolve one root and record an edge for each DT_NEEDED of every object
+ * of the dist in its load. strict: a missing name fails the analysis
+ * (unless --allow-missing); otherwise it is a warning. */
+static int resolve_root(nctx *c, pf_resolver *rs, pf_entry *e, const char *main_exe,
+                        pf_strmap *edges, pf_strmap *seen, int strict, char *err,
+                        size_t errlen) {
+    pf_plan *plan = c->plan;
+    const pf_opts *o = c->o;
+    pf_load ld = {0};
+    if (pf_resolve(rs, e->source, e->program ? NULL : main_exe, &ld, err, errlen) < 0)
+        return -1;
+    int r = 0;
+    pf_strmap_put(seen, e->real, (void *)1);
+    for (size_t j = 0; j < ld.n && r == 0; j++) {
+        pf_loaded *L = &ld.v[j];
+        if (L->realpath)
+            pf_strmap_put(seen, L->realpath, (void *)1);
+        if (L->parent < 0)
+            continue;
+        pf_loaded *P = &ld.v[L->parent];
+        const char *preal = P->realpath ? P->realpath : P->path;
+        if (!preal)
+            continue;
+        pf_entry *pe = pf_strmap_get(&plan->by_real, preal);
+        if (!pe)
+            continue; /* a host library's own needs */
+        char *key = pf_xasprintf("%s\t%s", pe->real, L->name);
+        if (pf_strmap_get(edges, key)) {
+            free(key);
+            continue;
+        }
+        if (!L->path) {
+            if (!is_host_lib(o, L->name)) {
+                if (strict && !o->allow_missing) {
+                    pf_seterr(err, errlen, "%s: needed by %s (%s) resolves nowhere", L->name,
+                              pe->source, pe->reason);
+                    r = -1;
+                } else {
+                    pf_plan_warn(plan, "%s: needed by %s, not found; left out", L->name,
+                                 pe->source);
+                }
+            }
+            pf_strmap_put(edges, key, pf_xstrdup(""));
+        } else if (is_host_lib(o, L->name) || is_host_lib(o, L->path) ||
+                   is_excluded_lib(o, L->name)) {
+            pf_strmap_put(edges, key, pf_xstrdup(""));
+        } else {
+            char *why = pf_xasprintf("needed by %s as %s", pe->dest, L->name);
+            pf_entry *t = place_lib(c, L->path, L->name, why);
+            free(why);
+            pf_strmap_put(edges, key, pf_xstrdup(t ? t->real : ""));
+            if (t)
+                read_elf(t, NULL, 0);
+        }
+        free(key);
+    }
+    pf_load_free(&ld);
+    return r;
+}
+
 static char *rpath_for(pf_entry *e) {
     pf_buf b = {0};
     char *dir = pf_path_dirname(e->dest);
@@ -425,71 +493,29 @@ int pf_plan_native(pf_plan *plan, pf_facts *f, pf_proc **procs, size_t nprocs, c
         }
     }
 
-    /* resolve every ELF; new dependencies join the plan and are resolved in
-     * turn (the loop runs until the plan stops growing) */
+    /* Resolve in the contexts the loader sees: programs, then extension
+     * modules dlopen'd by the interpreter; a library's own DT_NEEDED are
+     * resolved within the load that brought it (DT_RPATH inherits along the
+     * loader chain). Libraries of the dist that no load reached are then
+     * resolved alone, where a missing name is only a warning. */
     pf_strmap edges = {0}; /* "from-real\tname" -> to-real (or "" for host/missing) */
-    for (size_t i = 0; i < plan->n && r == 0; i++) {
-        pf_entry *e = plan->v[i];
-        if (e->type != 'f' || !e->source)
-            continue;
-        int k = read_elf(e, err, errlen);
-        if (k < 0) {
-            r = -1;
-            break;
-        }
-        if (!k)
-            continue;
-        pf_load ld = {0};
-        int rr = pf_resolve(rs, e->source, e->program ? NULL : ep->exe, &ld, err, errlen);
-        if (rr < 0) {
-            r = -1;
-            break;
-        }
-        /* the object's own load starts at the entry whose path is ours */
-        for (size_t j = 0; j < ld.n; j++) {
-            pf_loaded *L = &ld.v[j];
-            if (L->parent < 0)
+    pf_strmap seen = {0};  /* realpaths that appeared in some load */
+    for (int pass = 0; pass < 2 && r == 0; pass++) {
+        for (size_t i = 0; i < plan->n && r == 0; i++) {
+            pf_entry *e = plan->v[i];
+            if (e->type != 'f' || !e->source)
                 continue;
-            pf_loaded *P = &ld.v[L->parent];
-            const char *preal = P->realpath ? P->realpath : P->path;
-            if (!preal)
-                continue;
-            pf_entry *pe = pf_strmap_get(&plan->by_real, preal);
-            if (!pe && strcmp(preal, e->real) != 0)
-                continue;
-            if (!pe)
-                pe = e;
-            char *key = pf_xasprintf("%s\t%s", pe->real, L->name);
-            if (pf_strmap_get(&edges, key)) {
-                free(key);
-                continue;
+            int k = read_elf(e, err, errlen);
+            if (k < 0) {
+                r = -1;
+                break;
             }
-            if (!L->path) {
-                if (!is_host_lib(o, L->name)) {
-                    if (!o->allow_missing) {
-                        pf_seterr(err, errlen, "%s: needed by %s (%s) resolves nowhere", L->name,
-                                  pe->source, pe->reason);
-                        r = -1;
-                        free(key);
-                        break;
-                    }
-                    pf_plan_warn(plan, "%s: needed by %s, not found; left out", L->name,
-                                 pe->source);
-                }
-                pf_strmap_put(&edges, key, pf_xstrdup(""));
-            } else if (is_host_lib(o, L->name) || is_host_lib(o, L->path) ||
-                       is_excluded_lib(o, L->name)) {
-                pf_strmap_put(&edges, key, pf_xstrdup(""));
-            } else {
-                char *why = pf_xasprintf("needed by %s as %s", pe->dest, L->name);
-                pf_entry *t = place_lib(&c, L->path, L->name, why);
-                free(why);
-                pf_strmap_put(&edges, key, pf_xstrdup(t ? t->real : ""));
-            }
-            free(key);
+            if (!k || pf_strmap_get(&seen, e->real) || (pass == 0 && !is_root(e)))
+                continue;
+            r = resolve_root(&c, rs, e, ep->exe, &edges, &seen, pass == 0, err, errlen);
         }
-        pf_load_free(&ld);
     }
+    pf_strmap_free(&seen);
     if (r != 0)
         goto out;
 

@@ -116,6 +116,40 @@ static int check_header(img *m) {
     return 0;
 }
 
+static int cmp_overlay(const void *a, const void *b) {
+    const pf_overlay *x = a, *y = b;
+    return x->off < y->off ? -1 : x->off > y->off;
+}
+
+/* The output: the source with the overlays, zeros up to the new segment,
+ * the new dynamic array, the old string table as a copy from the source
+ * (a large library's .dynstr is megabytes of symbol names: it must not
+ * become literal bytes), then the new strings. */
+static uint8_t *build_blob(const img *m, overlays *ov, uint64_t seg_off, const Elf64_Dyn *dyn,
+                           size_t dyn_bytes, uint64_t strtab_off, uint64_t strsz,
+                           const pf_buf *tab, size_t *blob_len) {
+    qsort(ov->v, ov->n, sizeof *ov->v, cmp_overlay);
+    pf_patch_builder b;
+    pf_pb_init(&b);
+    uint64_t pos = 0;
+    for (size_t i = 0; i < ov->n; i++) {
+        if (ov->v[i].off > pos)
+            pf_pb_copy(&b, pos, ov->v[i].off - pos);
+        pf_pb_lit(&b, ov->v[i].data, ov->v[i].len);
+        pos = ov->v[i].off + ov->v[i].len;
+    }
+    if (pos < m->size)
+        pf_pb_copy(&b, pos, m->size - pos);
+    if (seg_off > m->size) {
+        uint8_t zeros[PAGE] = {0};
+        pf_pb_lit(&b, zeros, seg_off - m->size);
+    }
+    pf_pb_lit(&b, dyn, dyn_bytes);
+    pf_pb_copy(&b, strtab_off, strsz);
+    pf_pb_lit(&b, tab->p + strsz, tab->n - strsz);
+    return pf_pb_finish(&b, blob_len);
+}
+
 int pf_elf_patch(const char *path, const pf_elf_edit *edit, uint8_t **blob, size_t *blob_len,
                  uint64_t *out_size, char *err, size_t errlen) {
     *blob = NULL;
@@ -141,7 +175,7 @@ int pf_elf_patch(const char *path, const pf_elf_edit *edit, uint8_t **blob, size
     *out_size = m.size;
     int rc = -1;
     overlays ov = {0};
-    pf_buf tab = {0}, seg = {0};
+    pf_buf tab = {0};
     Elf64_Dyn *dyn_new = NULL;
     Elf64_Phdr *ph_new = NULL;
     if (check_header(&m) != 0)
@@ -263,18 +297,16 @@ int pf_elf_patch(const char *path, const pf_elf_edit *edit, uint8_t **blob, size
             dyn_new[i].d_un.d_val = tab.n;
     /* the rest stays DT_NULL: the terminator and spare slots */
 
-    pf_buf_put(&seg, dyn_new, dyn_bytes);
-    pf_buf_put(&seg, tab.p, tab.n);
-    ov_add(&ov, seg_off, seg.p, seg.n);
-    *out_size = seg_off + seg.n;
+    uint64_t seg_len = dyn_bytes + tab.n;
+    *out_size = seg_off + seg_len;
 
     /* program headers: PT_NOTE becomes the new PT_LOAD, placed after the
      * last PT_LOAD; PT_DYNAMIC points at the new array */
     size_t phn = m.eh->e_phnum;
     ph_new = pf_xmalloc(phn * sizeof *ph_new);
     Elf64_Phdr load = {.p_type = PT_LOAD, .p_flags = PF_R | PF_W, .p_offset = seg_off,
-                       .p_vaddr = seg_va, .p_paddr = seg_va, .p_filesz = seg.n,
-                       .p_memsz = seg.n, .p_align = PAGE};
+                       .p_vaddr = seg_va, .p_paddr = seg_va, .p_filesz = seg_len,
+                       .p_memsz = seg_len, .p_align = PAGE};
     size_t k = 0;
     for (size_t i = 0; i < phn; i++) {
         if ((int)i == note_i)
@@ -363,7 +395,7 @@ int pf_elf_patch(const char *path, const pf_elf_edit *edit, uint8_t **blob, size
             }
         }
     }
-    *blob = pf_patch_from_overlays(m.size, ov.v, ov.n, blob_len);
+    *blob = build_blob(&m, &ov, seg_off, dyn_new, dyn_bytes, strtab_off, strsz, &tab, blob_len);
     rc = 0;
     pf_strv_free(&renamed_from);
     pf_strv_free(&renamed_off);
@@ -373,7 +405,6 @@ out:
     free(ov.v);
     pf_strv_free(&ov.owned);
     pf_buf_free(&tab);
-    pf_buf_free(&seg);
     munmap(map, (size_t)st.st_size);
     if (rc != 0) {
         free(*blob);

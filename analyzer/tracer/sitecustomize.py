@@ -171,8 +171,8 @@ def _pyfarm_tracer():
         return ""
 
     def module_lines(name, spec, imp):
-        if spec is None:
-            return []
+        if spec is None or (spec.origin and spec.origin.startswith(here + _os.sep)):
+            return []  # ourselves
         kind = kind_of(spec)
         origin = spec.origin if getattr(spec, "has_location", False) and spec.origin else ""
         if kind == "zip" and spec.origin:

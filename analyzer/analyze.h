@@ -34,6 +34,7 @@ typedef struct pf_facts {
 /* Options from the command line. */
 typedef struct pf_opts {
     const char *catalog;
+    char *catalog_real;       /* absolute path of the catalog (kept out of the app) */
     const char *env;          /* --env PREFIX */
     int allow_missing;        /* --allow-missing */
     int no_trace;             /* --reanalyze: no command, analyze what is recorded */
@@ -68,6 +69,7 @@ typedef struct pf_entry {
     int elf;      /* 1 when the file is a dynamic ELF */
     int program;  /* executable (resolved as a program, not a library) */
     int nopatch;  /* the glibc family: loaded by the bundled loader as is */
+    int mapped;   /* seen mapped in a traced process */
     pf_elf_info info;
     char *loadname; /* the name other objects load it by, when a dependency */
     char *soname_new;

@@ -436,7 +436,10 @@ int pf_plan_native(pf_plan *plan, pf_facts *f, pf_proc **procs, size_t nprocs, c
             char *real = realpath(ob, NULL);
             if (!real)
                 continue;
-            if (!pf_strmap_get(&plan->by_real, real) && is_elf_file(real)) {
+            pf_entry *known = pf_strmap_get(&plan->by_real, real);
+            if (known)
+                known->mapped = 1;
+            if (!known && is_elf_file(real)) {
                 char *why = pf_xasprintf("mapped in process %d", p->pid);
                 int ruled = 0;
                 for (int q = 0; RULES[q].pattern; q++)
@@ -449,7 +452,9 @@ int pf_plan_native(pf_plan *plan, pf_facts *f, pf_proc **procs, size_t nprocs, c
                     const char *nm = pf_path_basename(ob);
                     if (pf_elf_read(real, &inf, NULL, 0) == 1 && inf.soname)
                         nm = inf.soname;
-                    place_lib(&c, ob, nm, why);
+                    pf_entry *pl = place_lib(&c, ob, nm, why);
+                    if (pl)
+                        pl->mapped = 1;
                     pf_elf_info_free(&inf);
                 }
                 free(why);
@@ -493,14 +498,15 @@ int pf_plan_native(pf_plan *plan, pf_facts *f, pf_proc **procs, size_t nprocs, c
         }
     }
 
-    /* Resolve in the contexts the loader sees: programs, then extension
-     * modules dlopen'd by the interpreter; a library's own DT_NEEDED are
-     * resolved within the load that brought it (DT_RPATH inherits along the
-     * loader chain). Libraries of the dist that no load reached are then
-     * resolved alone, where a missing name is only a warning. */
+    /* Resolve in the contexts the loader sees: programs and extension
+     * modules dlopen'd by the interpreter first; a library's own DT_NEEDED
+     * are resolved within the load that brought it (DT_RPATH inherits along
+     * the loader chain). Then objects a traced process mapped that no load
+     * reached (ctypes, dlopen by path); last, libraries of the dist nothing
+     * reached, alone, where a missing name is only a warning. */
     pf_strmap edges = {0}; /* "from-real\tname" -> to-real (or "" for host/missing) */
     pf_strmap seen = {0};  /* realpaths that appeared in some load */
-    for (int pass = 0; pass < 2 && r == 0; pass++) {
+    for (int pass = 0; pass < 3 && r == 0; pass++) {
         for (size_t i = 0; i < plan->n && r == 0; i++) {
             pf_entry *e = plan->v[i];
             if (e->type != 'f' || !e->source)
@@ -510,9 +516,10 @@ int pf_plan_native(pf_plan *plan, pf_facts *f, pf_proc **procs, size_t nprocs, c
                 r = -1;
                 break;
             }
-            if (!k || pf_strmap_get(&seen, e->real) || (pass == 0 && !is_root(e)))
+            if (!k || pf_strmap_get(&seen, e->real) || (pass == 0 && !is_root(e)) ||
+                (pass == 1 && !e->mapped))
                 continue;
-            r = resolve_root(&c, rs, e, ep->exe, &edges, &seen, pass == 0, err, errlen);
+            r = resolve_root(&c, rs, e, ep->exe, &edges, &seen, pass < 2, err, errlen);
         }
     }
     pf_strmap_free(&seen);

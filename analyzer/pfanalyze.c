@@ -294,6 +294,13 @@ int main(int argc, char **argv) {
     }
     char err[PF_ERRLEN] = "";
     char **cmd = argv + optind;
+    {
+        char *cwd0 = getcwd(NULL, 0);
+        char *abs = o.catalog[0] == '/' ? pf_xstrdup(o.catalog) : pf_path_join(cwd0, o.catalog);
+        o.catalog_real = pf_path_normalize(abs);
+        free(abs);
+        free(cwd0);
+    }
     int exists = access(o.catalog, F_OK) == 0;
     if (exists) { /* refuse a bad catalog before running anything */
         pf_catalog *c0;

@@ -69,7 +69,10 @@ static void walk(walk_ctx *w, const char *src, const char *dest, int depth) {
         const char *name = names.v[i];
         char *s = pf_path_join(src, name), *t = pf_path_join(dest, name);
         struct stat st;
-        if (stat(s, &st) != 0 || pf_excluded_name(name)) {
+        if (stat(s, &st) != 0 || pf_excluded_name(name) ||
+            (w->opts->catalog_real && strncmp(s, w->opts->catalog_real,
+                                              strlen(w->opts->catalog_real)) == 0)) {
+            /* the catalog itself and its temporary copies */
             free(s);
             free(t);
             continue;

@@ -396,9 +396,9 @@ int pf_plan_native(pf_plan *plan, pf_facts *f, pf_proc **procs, size_t nprocs, c
         return -1;
     char *pyreal = realpath(ep->exe, NULL);
     pf_strv env_roots = {0};
-    const char *keys[] = {"prefix", "base_prefix", "exec_prefix", "base_exec_prefix"};
+    const char *prefixes[] = {"prefix", "base_prefix", "exec_prefix", "base_exec_prefix"};
     for (size_t k = 0; k < 4; k++) {
-        const char *v = pf_proc_info(ep, keys[k]);
+        const char *v = pf_proc_info(ep, prefixes[k]);
         if (v && strcmp(v, "/usr") && strcmp(v, "/usr/local") && strcmp(v, "/") &&
             !pf_strv_contains(&env_roots, v))
             pf_strv_push(&env_roots, v);
@@ -529,15 +529,25 @@ int pf_plan_native(pf_plan *plan, pf_facts *f, pf_proc **procs, size_t nprocs, c
     if (o->bundle_glibc && (r = hermetic(&c, ep, err, errlen)) != 0)
         goto out;
 
-    /* load names: every dependency target is loaded by its file name in the
-     * dist; its SONAME is made equal to it, so that glibc's match of
-     * already-loaded objects by name can only find the intended file */
-    for (size_t i = 0; i < edges.cap; i++) {
-        if (!edges.keys[i])
-            continue;
-        const char *to = edges.vals[i];
-        char *tab = strchr(edges.keys[i], '\t');
-        char *from = pf_xstrndup(edges.keys[i], (size_t)(tab - edges.keys[i]));
+    /* Load names: every dependency target is loaded by its file name in the
+     * dist, and its SONAME is made equal to it, so that glibc's match of
+     * already-loaded objects by name (notes fact 2) can only find the
+     * intended file. A second, different file with a name already taken
+     * (two vendored copies in two packages, say) is loaded through a renamed
+     * copy in lib/. Edges are taken in sorted order: the same catalog for the
+     * same trace. */
+    pf_strv keys = {0};
+    for (size_t i = 0; i < edges.cap; i++)
+        if (edges.keys[i])
+            pf_strv_push(&keys, edges.keys[i]);
+    qsort(keys.v, keys.n, sizeof *keys.v, (int (*)(const void *, const void *))strcmp);
+    pf_strmap owner = {0};  /* load name -> realpath of the file that has it */
+    pf_strmap copies = {0}; /* realpath -> renamed copy in lib/ */
+    pf_strv copied = {0};   /* realpaths that got a copy, in order */
+    for (size_t i = 0; i < keys.n; i++) {
+        const char *to = pf_strmap_get(&edges, keys.v[i]);
+        char *tab = strchr(keys.v[i], '\t');
+        char *from = pf_xstrndup(keys.v[i], (size_t)(tab - keys.v[i]));
         const char *name = tab + 1;
         pf_entry *fe = pf_strmap_get(&plan->by_real, from);
         pf_entry *te = *to ? pf_strmap_get(&plan->by_real, to) : NULL;
@@ -547,10 +557,36 @@ int pf_plan_native(pf_plan *plan, pf_facts *f, pf_proc **procs, size_t nprocs, c
                                                        *to ? "missing" : "host"));
         if (!fe || !te)
             continue;
+        const char *ln = pf_path_basename(te->dest);
+        const char *own = pf_strmap_get(&owner, ln);
+        if (!own) {
+            pf_strmap_put(&owner, ln, te->real);
+        } else if (strcmp(own, te->real) != 0) {
+            pf_entry *cp = pf_strmap_get(&copies, te->real);
+            if (!cp) {
+                char *hn = hashed_name(ln, te->real);
+                char *dest = pf_xasprintf("lib/%s", hn);
+                char *why = pf_xasprintf("renamed copy of %s (another file is %s)", te->dest, ln);
+                cp = pf_plan_add_file(plan, dest, te->source, why, "library");
+                if (cp) {
+                    cp->soname_new = pf_xstrdup(hn);
+                    read_elf(cp, NULL, 0);
+                    pf_strmap_put(&copies, te->real, cp);
+                    pf_strv_push(&copied, te->real);
+                    pf_strmap_put(&owner, pf_path_basename(cp->dest), te->real);
+                }
+                free(hn);
+                free(dest);
+                free(why);
+            }
+            if (cp) {
+                te = cp;
+                ln = pf_path_basename(te->dest);
+            }
+        }
         pf_strv_push_own(&plan->deps, pf_xasprintf("%s\t%s\t%s\t%s\tdist", fe->dest, name,
                                                    te->dest, te->real));
         read_elf(te, NULL, 0);
-        const char *ln = pf_path_basename(te->dest);
         if (strcmp(ln, name) != 0 && !pf_strv_contains(&fe->need_from, name)) {
             pf_strv_push(&fe->need_from, name);
             pf_strv_push(&fe->need_to, ln);
@@ -559,6 +595,22 @@ int pf_plan_native(pf_plan *plan, pf_facts *f, pf_proc **procs, size_t nprocs, c
             te->soname_new = pf_xstrdup(ln);
         add_dep_dir(fe, te->dest);
     }
+    /* a renamed copy needs what its original needs */
+    for (size_t i = 0; i < copied.n; i++) {
+        pf_entry *orig = pf_strmap_get(&plan->by_real, copied.v[i]);
+        pf_entry *cp = pf_strmap_get(&copies, copied.v[i]);
+        for (size_t k = 0; orig && k < orig->dep_dirs.n; k++)
+            if (!pf_strv_contains(&cp->dep_dirs, orig->dep_dirs.v[k]))
+                pf_strv_push(&cp->dep_dirs, orig->dep_dirs.v[k]);
+        for (size_t k = 0; orig && k < orig->need_from.n; k++) {
+            pf_strv_push(&cp->need_from, orig->need_from.v[k]);
+            pf_strv_push(&cp->need_to, orig->need_to.v[k]);
+        }
+    }
+    pf_strv_free(&keys);
+    pf_strv_free(&copied);
+    pf_strmap_free(&owner);
+    pf_strmap_free(&copies);
     /* the interpreter finds every lib/ name (ctypes and dlopen by name) */
     pf_entry *py = pf_strmap_get(&plan->by_dest, plan->python_dest);
     if (py)

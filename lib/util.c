@@ -87,6 +87,15 @@ int pf_strv_contains(const pf_strv *sv, const char *s) {
     return 0;
 }
 
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void pf_strv_sort(pf_strv *sv) {
+    if (sv->n > 1)
+        qsort(sv->v, sv->n, sizeof *sv->v, cmp_str);
+}
+
 void pf_strv_free(pf_strv *sv) {
     for (size_t i = 0; i < sv->n; i++)
         free(sv->v[i]);

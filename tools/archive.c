@@ -65,7 +65,8 @@ static int raw_header(pf_archive *a, const char *name, char typeflag, uint32_t m
                       int64_t mtime, const char *link) {
     uint8_t h[512];
     memset(h, 0, sizeof h);
-    memcpy(h, name, strnlen(name, 100));
+    /* tar's name fields are not NUL-terminated when full */
+    memcpy(h, name, strnlen(name, 100)); // NOLINT(bugprone-not-null-terminated-result)
     octal((char *)h + 100, 8, mode & 07777);
     octal((char *)h + 108, 8, 0);
     octal((char *)h + 116, 8, 0);
@@ -74,9 +75,9 @@ static int raw_header(pf_archive *a, const char *name, char typeflag, uint32_t m
     memset(h + 148, ' ', 8);
     h[156] = (uint8_t)typeflag;
     if (link)
-        memcpy(h + 157, link, strnlen(link, 100));
+        memcpy(h + 157, link, strnlen(link, 100)); // NOLINT(bugprone-not-null-terminated-result)
     memcpy(h + 257, "ustar", 6);
-    memcpy(h + 263, "00", 2);
+    memcpy(h + 263, "00", 2); // NOLINT(bugprone-not-null-terminated-result)
     unsigned sum = 0;
     for (int i = 0; i < 512; i++)
         sum += h[i];

@@ -61,6 +61,7 @@ static char *find_root(const char *self, const char **rel) {
  *   env NAME REL      NAME=ROOT/REL (when it exists)
  *   python REL        the interpreter's launcher
  *   arg VALUE | argpath REL   entry arguments, literal or dist-relative */
+// NOLINTNEXTLINE(clang-analyzer-unix.Malloc): it execs or dies; nothing to free
 static void run_entry(const char *root, int argc, char **argv) {
     char *cp = join(root, CONF);
     FILE *fp = fopen(cp, "r");
@@ -91,6 +92,7 @@ static void run_entry(const char *root, int argc, char **argv) {
                 setenv(sp, v, 1);
             free(v);
         } else if (strcmp(line, "python") == 0) {
+            free(python);
             python = join(root, sp);
         } else if (strcmp(line, "arg") == 0 && n < 60) {
             args[n++] = strdup(sp);
@@ -101,6 +103,7 @@ static void run_entry(const char *root, int argc, char **argv) {
     fclose(fp);
     if (!python)
         die("no interpreter named in", cp);
+    free(cp);
     const char *path = getenv("PATH");
     char *bin = join(root, "bin");
     size_t pl = strlen(bin) + (path ? strlen(path) : 14) + 2;

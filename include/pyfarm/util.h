@@ -29,6 +29,7 @@ typedef struct pf_strv {
 void pf_strv_push(pf_strv *sv, const char *s);     /* copies s */
 void pf_strv_push_own(pf_strv *sv, char *s);       /* takes s */
 int pf_strv_contains(const pf_strv *sv, const char *s);
+void pf_strv_sort(pf_strv *sv); /* bytewise order, as strcmp */
 void pf_strv_free(pf_strv *sv);
 
 /* Growable byte buffer. */

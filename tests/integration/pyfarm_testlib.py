@@ -109,23 +109,25 @@ def run_in_root(root, dist, argv, *, env=None, cwd=None, at="/dist"):
 
 
 def apt_mirror():
-    """The Debian mirror the machine's apt sources name."""
-    files = ["/etc/apt/sources.list"] + glob.glob("/etc/apt/sources.list.d/*")
+    """The Debian mirror the machine's apt sources name (the one serving the
+    release, not its security archive)."""
+    files = ["/etc/apt/sources.list"] + sorted(glob.glob("/etc/apt/sources.list.d/*.list")
+                                               + glob.glob("/etc/apt/sources.list.d/*.sources"))
     for f in files:
         try:
             text = Path(f).read_text()
         except OSError:
             continue
-        for line in text.splitlines():
+        for stanza in text.split("\n\n"):  # deb822 .sources
+            fields = dict(line.split(":", 1) for line in stanza.splitlines()
+                          if ":" in line and not line.startswith("#") and not line.startswith(" "))
+            uris, suites = fields.get("URIs", "").split(), fields.get("Suites", "").split()
+            if "bookworm" in suites:
+                return uris[0] if uris else None
+        for line in text.splitlines():  # one-line format
             parts = line.split()
-            if parts and parts[0] == "deb":
-                for p in parts[1:]:
-                    if p.startswith("http") and "security" not in p:
-                        return p
-            if line.startswith("URIs:"):
-                for p in line.split()[1:]:
-                    if "security" not in p:
-                        return p
+            if len(parts) >= 3 and parts[0] == "deb" and parts[2] == "bookworm":
+                return parts[1]
     return None
 
 

@@ -49,6 +49,13 @@ static char *self_dir(void) {
 /* Helpers shipped with pfanalyze: beside it (build tree: ../tools too), or
  * in the installed libexec/lib folders. */
 static char *find_tool(const char *name) {
+    const char *env = getenv("PYFARM_TOOLS_DIR"); /* when started through a loader */
+    if (env && *env) {
+        char *p = pf_path_join(env, name);
+        if (access(p, R_OK) == 0)
+            return p;
+        free(p);
+    }
     char *d = self_dir();
     const char *dirs[] = {".", "../tools", "../libexec/pyfarm", "../lib/pyfarm", "../lib"};
     for (size_t i = 0; i < 5; i++) {
@@ -282,8 +289,10 @@ int main(int argc, char **argv) {
     }
     if (strcmp(glibc, "bundle") == 0) {
         o.bundle_glibc = 1;
-        o.launcher = find_tool("pflaunch");
-        if (!o.launcher) {
+        char *l = find_tool("pflaunch");
+        int found = l != NULL;
+        free(l);
+        if (!found) {
             fprintf(stderr, "pfanalyze: --glibc bundle: the launcher pflaunch is not installed "
                             "beside pfanalyze\n");
             return 2;
@@ -294,13 +303,6 @@ int main(int argc, char **argv) {
     }
     char err[PF_ERRLEN] = "";
     char **cmd = argv + optind;
-    {
-        char *cwd0 = getcwd(NULL, 0);
-        char *abs = o.catalog[0] == '/' ? pf_xstrdup(o.catalog) : pf_path_join(cwd0, o.catalog);
-        o.catalog_real = pf_path_normalize(abs);
-        free(abs);
-        free(cwd0);
-    }
     int exists = access(o.catalog, F_OK) == 0;
     if (exists) { /* refuse a bad catalog before running anything */
         pf_catalog *c0;
@@ -335,6 +337,16 @@ int main(int argc, char **argv) {
         exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
+
+    {
+        char *cwd0 = getcwd(NULL, 0); /* kept out of the app folder */;
+        char *abs = o.catalog[0] == '/' ? pf_xstrdup(o.catalog) : pf_path_join(cwd0, o.catalog);
+        o.catalog_real = pf_path_normalize(abs);
+        free(abs);
+        free(cwd0);
+    }
+    if (o.bundle_glibc)
+        o.launcher = find_tool("pflaunch");
 
     /* work on a copy; rename over the catalog only when all went well */
     char *tmpcat = pf_xasprintf("%s.tmp-%d", o.catalog, (int)getpid());
@@ -473,6 +485,13 @@ done:
         unlink(tmpcat);
     free(tmpcat);
     free(cwd);
+    free(o.catalog_real);
+    free(o.launcher);
+    pf_strv *lists[] = {&o.include_modules, &o.exclude_modules, &o.include_dists, &o.exclude_dists,
+                        &o.include_libs,    &o.exclude_libs,    &o.include_files, &o.exclude_files,
+                        &o.host_libs,       &o.bundle_libs};
+    for (size_t i = 0; i < sizeof lists / sizeof *lists; i++)
+        pf_strv_free(lists[i]);
     if (tracedir && !getenv("PYFARM_KEEP_TRACE"))
         rm_rf(tracedir);
     if (!ok)

@@ -641,6 +641,7 @@ int pf_plan_python(pf_plan *plan, pf_facts *f, pf_proc **procs, size_t nprocs, c
 
     /* site folders in sys.path order (union over the env's processes) */
     pyctx c = {.plan = plan, .opts = o, .cache_tag = tag};
+    int rc = 0;
     pf_strv order = {0};
     for (size_t i = 0; i < nprocs; i++)
         for (size_t j = 0; j < procs[i]->syspath.n; j++) {
@@ -673,7 +674,8 @@ int pf_plan_python(pf_plan *plan, pf_facts *f, pf_proc **procs, size_t nprocs, c
             if (!traced_exists(file)) {
                 pf_seterr(err, errlen, "%s: traced file has vanished (module %s)", file,
                           p->mod_names.v[j]);
-                return -1;
+                rc = -1;
+                goto done;
             }
             if (reach_active && !pf_strmap_get(&reach, p->mod_names.v[j]) &&
                 !pf_strv_contains(&o->include_modules, p->mod_names.v[j]))
@@ -735,9 +737,11 @@ int pf_plan_python(pf_plan *plan, pf_facts *f, pf_proc **procs, size_t nprocs, c
         if (!found) {
             pf_seterr(err, errlen, "--include-dist %s: no such distribution on sys.path",
                       o->include_dists.v[k]);
-            return -1;
+            rc = -1;
+            goto done;
         }
     }
+done:
     for (size_t i = 0; i < c.nsites; i++)
         site_free(&c.sites[i]);
     free(c.sites);
@@ -753,5 +757,5 @@ int pf_plan_python(pf_plan *plan, pf_facts *f, pf_proc **procs, size_t nprocs, c
     free(plat_rel);
     free(dyn_dest);
     free(app_root);
-    return 0;
+    return rc;
 }

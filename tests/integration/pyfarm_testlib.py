@@ -105,7 +105,29 @@ def run_empty_root(dist, argv, *, env=None, cwd=None, at="/dist"):
 
 def run_in_root(root, dist, argv, *, env=None, cwd=None, at="/dist"):
     """Inside a distro root (debootstrap), the dist bound in."""
-    return _bwrap(["--bind", str(root), "/", "--ro-bind", str(dist), at], argv, env, cwd)
+    return _bwrap(["--ro-bind", str(root), "/", "--ro-bind", str(dist), at], argv, env, cwd)
+
+
+def tool_bundle(dest):
+    """pfanalyze and pfexport with the host libraries they need and the
+    host's loader, to run inside another distro's root:
+    dest/lib/ld-linux-x86-64.so.2 --library-path dest/lib dest/bin/TOOL."""
+    dest = Path(dest)
+    (dest / "bin").mkdir(parents=True, exist_ok=True)
+    (dest / "lib").mkdir(exist_ok=True)
+    tools = [tool("pfanalyze"), tool("pfexport"), str(BUILD / "analyzer" / "libpfpreload.so"),
+             str(BUILD / "tools" / "pflaunch")]
+    for t in tools:
+        shutil.copy(t, dest / "bin")
+    for t in tools[:2]:
+        out = subprocess.run(["/lib64/ld-linux-x86-64.so.2", "--list", t], capture_output=True,
+                             text=True, check=True).stdout
+        for line in out.splitlines():
+            if "=>" in line:
+                path = line.split("=>")[1].split("(")[0].strip()
+                shutil.copy(path, dest / "lib" / line.split("=>")[0].strip())
+    shutil.copy("/lib64/ld-linux-x86-64.so.2", dest / "lib" / "ld-linux-x86-64.so.2")
+    return dest
 
 
 def apt_mirror():

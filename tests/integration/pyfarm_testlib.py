@@ -153,12 +153,17 @@ def apt_mirror():
     return None
 
 
+MOUNT_POINTS = ("dist", "app", "out", "pf")
+
+
 def debootstrap_root(suite, packages=()):
     """A minbase root of a Debian suite, cached; None when it cannot be made."""
     key = hashlib.sha256(" ".join([suite, *packages]).encode()).hexdigest()[:8]
     root = CACHE / f"root-{suite}-{key}"
     with _locked(f"root-{suite}"):
         if (root / ".complete").exists():
+            for d in MOUNT_POINTS:  # the root is bound read-only: mount points made here
+                (root / d).mkdir(exist_ok=True)
             return root
         mirror = apt_mirror()
         if not mirror or not shutil.which("debootstrap"):
@@ -171,6 +176,8 @@ def debootstrap_root(suite, packages=()):
         if r.returncode != 0:
             shutil.rmtree(root, ignore_errors=True)
             return None
+        for d in MOUNT_POINTS:
+            (root / d).mkdir(exist_ok=True)
         (root / ".complete").touch()
     return root
 

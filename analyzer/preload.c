@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -61,23 +62,22 @@ static void raw_write(int fd, const char *buf, size_t n) {
     }
 }
 
-static int open_log(const char *dir) {
+/* A new record file for this process, its P line written. The descriptor
+ * is moved above the app's usual numbers. */
+static int new_log(const char *dir, char *path, size_t cap) {
     pid_t pid = (pid_t)syscall(SYS_getpid);
-    if (log_fd >= 0 && pid == log_pid)
-        return log_fd;
-    if (log_fd >= 0) /* inherited from the parent across fork */
-        syscall(SYS_close, log_fd);
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    char path[4096];
-    snprintf(path, sizeof path, "%s/c-%d-%lld%09ld.rec", dir, (int)pid, (long long)ts.tv_sec,
-             ts.tv_nsec);
+    snprintf(path, cap, "%s/c-%d-%lld%09ld.rec", dir, (int)pid, (long long)ts.tv_sec, ts.tv_nsec);
     int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
                           0644);
     if (fd < 0)
         return -1;
-    log_fd = fd;
-    log_pid = pid;
+    int hi = (int)syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, 900);
+    if (hi >= 0) {
+        syscall(SYS_close, fd);
+        fd = hi;
+    }
     char exe[4096] = "", cwd[4096] = "";
     long k = syscall(SYS_readlink, "/proc/self/exe", exe, sizeof exe - 1);
     exe[k > 0 ? k : 0] = 0;
@@ -92,6 +92,38 @@ static int open_log(const char *dir) {
     line[n++] = '\n';
     raw_write(fd, line, n);
     return fd;
+}
+
+static char log_path[4096];
+static dev_t log_dev;
+static ino_t log_ino;
+
+/* This process's record: the app may close our descriptor and reuse its
+ * number, so the file's identity is checked before each write, and a lost
+ * descriptor is reopened on the same file. */
+static int open_log(const char *dir) {
+    pid_t pid = (pid_t)syscall(SYS_getpid);
+    struct stat st;
+    if (log_fd >= 0 && pid == log_pid) {
+        if (syscall(SYS_fstat, log_fd, &st) == 0 && st.st_dev == log_dev && st.st_ino == log_ino)
+            return log_fd;
+        int fd = (int)syscall(SYS_openat, AT_FDCWD, log_path, O_WRONLY | O_APPEND | O_CLOEXEC);
+        int hi = fd >= 0 ? (int)syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, 900) : -1;
+        if (hi >= 0) {
+            syscall(SYS_close, fd);
+            fd = hi;
+        }
+        log_fd = fd;
+    } else {
+        /* a fork child: the parent's descriptor is the parent's */
+        log_fd = new_log(dir, log_path, sizeof log_path);
+        log_pid = pid;
+    }
+    if (log_fd >= 0 && syscall(SYS_fstat, log_fd, &st) == 0) {
+        log_dev = st.st_dev;
+        log_ino = st.st_ino;
+    }
+    return log_fd;
 }
 
 static void record(char kind, const char *a, const char *b) {
@@ -160,6 +192,26 @@ static int fopen_mode_reads(const char *mode) {
     return mode && mode[0] == 'r' && !strchr(mode, '+');
 }
 
+/* One X line in a record file of its own. exec is often called in a vfork
+ * child (posix_spawn, subprocess), which shares the parent's memory: it must
+ * not touch the statics of the parent's record. */
+static void exec_line(const char *abs, const char *argv0) {
+    const char *dir = getenv("PYFARM_TRACE_DIR");
+    char path[4096], line[9000];
+    int fd = new_log(dir, path, sizeof path);
+    if (fd < 0)
+        return;
+    size_t n = 0;
+    line[n++] = 'X';
+    line[n++] = '\t';
+    n = put(line, n, sizeof line, abs);
+    line[n++] = '\t';
+    n = put(line, n, sizeof line, argv0);
+    line[n++] = '\n';
+    raw_write(fd, line, n);
+    syscall(SYS_close, fd);
+}
+
 /* PATH search as execvp does it, for the record only. */
 static void exec_record(const char *file, char *const argv[], int search) {
     if (!file || !getenv("PYFARM_TRACE_DIR"))
@@ -169,7 +221,7 @@ static void exec_record(const char *file, char *const argv[], int search) {
     const char *argv0 = argv && argv[0] ? argv[0] : "";
     if (!search || strchr(file, '/')) {
         absolute(AT_FDCWD, file, abs, sizeof abs);
-        record('X', abs, argv0);
+        exec_line(abs, argv0);
     } else {
         const char *path = getenv("PATH");
         if (!path)
@@ -181,7 +233,7 @@ static void exec_record(const char *file, char *const argv[], int search) {
             if (access(abs, X_OK) == 0) {
                 char full[4096];
                 absolute(AT_FDCWD, abs, full, sizeof full);
-                record('X', full, argv0);
+                exec_line(full, argv0);
                 break;
             }
             path += n + (e ? 1 : 0);

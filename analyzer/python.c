@@ -474,9 +474,8 @@ static int compute_reach(pf_proc **procs, size_t n, const char *app_root, pf_str
                     pf_strmap_put(&edges, imp, v);
                 }
                 pf_strv_push(v, name);
-            } else {
-                pf_strv_push(&queue, name); /* unknown importer: keep it */
-            }
+            } /* no importer (set into sys.modules directly, seen only in a
+                 snapshot): reached through its top-level package, below */
             if (app_root && *file == '/' && pf_path_is_under(file, app_root) &&
                 !is_test_file(file) && strcmp(name, "__main__") != 0) {
                 pf_strv_push(&queue, name);
@@ -503,6 +502,19 @@ static int compute_reach(pf_proc **procs, size_t n, const char *app_root, pf_str
     pf_strmap_free(&edges);
     pf_strv_free(&queue);
     return active;
+}
+
+/* A module counts when it, or its top-level package, was reached. */
+static int reached(const pf_strmap *reach, const char *name) {
+    if (pf_strmap_get(reach, name))
+        return 1;
+    const char *dot = strchr(name, '.');
+    if (!dot)
+        return 0;
+    char *top = pf_xstrndup(name, (size_t)(dot - name));
+    int r = pf_strmap_get(reach, top) != NULL;
+    free(top);
+    return r;
 }
 
 static char *real_or_copy(const char *p) {
@@ -677,7 +689,7 @@ int pf_plan_python(pf_plan *plan, pf_facts *f, pf_proc **procs, size_t nprocs, c
                 rc = -1;
                 goto done;
             }
-            if (reach_active && !pf_strmap_get(&reach, p->mod_names.v[j]) &&
+            if (reach_active && !reached(&reach, p->mod_names.v[j]) &&
                 !pf_strv_contains(&o->include_modules, p->mod_names.v[j]))
                 continue; /* imported by the test runner or a plugin, not by the app */
             char *r = real_or_copy(file);

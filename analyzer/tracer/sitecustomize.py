@@ -37,18 +37,39 @@ def _pyfarm_tracer():
         s = str(s)
         return s.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
-    state = {"pid": None, "fd": -1, "dead": not tdir, "maps": set(), "mods": set(),
-             "dirty": True, "lock": _thread.allocate_lock(), "busy": set()}
+    state = {"pid": None, "fd": -1, "path": None, "id": None, "dead": not tdir, "maps": set(),
+             "mods": set(),
+             "dirty": True, "lock": _thread.allocate_lock(), "busy": {}}
 
     def open_record():
+        """This process's record file, opened once per process. The app may
+        close our descriptor (close_fds, closerange) and reuse its number:
+        the file's identity is checked before every write, and a lost
+        descriptor is reopened on the same file, never written blindly."""
         pid = _os.getpid()
-        if state["pid"] == pid and state["fd"] >= 0:
-            return state["fd"]
+        fd = state["fd"]
+        if state["pid"] == pid and fd >= 0:
+            try:
+                st = _os.fstat(fd)
+                if (st.st_dev, st.st_ino) == state["id"]:
+                    return fd
+            except OSError:
+                pass
+            fd = _os.open(state["path"], _os.O_WRONLY | _os.O_APPEND | _os.O_CLOEXEC)
+            fd = high_fd(fd)
+            state["fd"] = fd
+            st = _os.fstat(fd)
+            state["id"] = (st.st_dev, st.st_ino)
+            return fd
         state["pid"] = pid
         name = "py-%d-%d.rec" % (pid, _time_ns())
-        fd = _os.open(_os.path.join(tdir, name), _os.O_WRONLY | _os.O_CREAT | _os.O_APPEND
+        state["path"] = _os.path.join(tdir, name)
+        fd = _os.open(state["path"], _os.O_WRONLY | _os.O_CREAT | _os.O_APPEND
                       | _os.O_CLOEXEC, 0o644)
+        fd = high_fd(fd)
         state["fd"] = fd
+        st = _os.fstat(fd)
+        state["id"] = (st.st_dev, st.st_ino)
         try:
             exe = _os.readlink("/proc/self/exe")
         except OSError:
@@ -60,6 +81,16 @@ def _pyfarm_tracer():
         _os.write(fd, ("P\t%d\t%d\t%s\t%s\n" % (pid, _os.getppid(), esc(cwd), esc(exe)))
                   .encode("utf-8", "surrogateescape"))
         return fd
+
+    def high_fd(fd):
+        """Move the descriptor out of the way of the app's low numbers."""
+        try:
+            import fcntl
+            hi = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 900)
+            _os.close(fd)
+            return hi
+        except Exception:
+            return fd
 
     def emit(*lines):
         """Write lines (tuples: kind, fields...) in one write."""
@@ -188,10 +219,13 @@ def _pyfarm_tracer():
         """First on sys.meta_path: asks the other finders, records what they found."""
 
         def find_spec(self, name, path=None, target=None):
+            # imports made by other finders while they search come back here:
+            # record those too, to a small depth (no runaway recursion)
             tid = _thread.get_ident()
-            if tid in state["busy"] or state["dead"]:
+            depth = state["busy"].get(tid, 0)
+            if depth >= 4 or state["dead"]:
                 return None
-            state["busy"].add(tid)
+            state["busy"][tid] = depth + 1
             try:
                 scan_maps_if_dirty()
                 for finder in _sys.meta_path:
@@ -210,7 +244,10 @@ def _pyfarm_tracer():
             except Exception:
                 return None
             finally:
-                state["busy"].discard(tid)
+                if depth:
+                    state["busy"][tid] = depth
+                else:
+                    state["busy"].pop(tid, None)
 
     def modules_snapshot(imp):
         lines = []
@@ -286,7 +323,17 @@ def _pyfarm_tracer():
         if state["dead"] or event not in WATCH:
             return
         try:
-            if event == "ctypes.dlopen":
+            if event == "import":
+                # finders inserted later at the front (pytest's assertion
+                # rewriter, editable installs) would hide imports from us:
+                # stay first, and still ask them, in order
+                mp = _sys.meta_path
+                if mp and not isinstance(mp[0], PyfarmFinder):
+                    for i, f in enumerate(mp):
+                        if isinstance(f, PyfarmFinder):
+                            mp.insert(0, mp.pop(i))
+                            break
+            elif event == "ctypes.dlopen":
                 state["dirty"] = True
                 emit(("D", args[0] if args else ""))
             elif event == "subprocess.Popen":
@@ -309,8 +356,8 @@ def _pyfarm_tracer():
         except Exception:
             pass
 
-    WATCH = frozenset(("ctypes.dlopen", "subprocess.Popen", "os.posix_spawn", "os.system",
-                       "os.exec"))
+    WATCH = frozenset(("import", "ctypes.dlopen", "subprocess.Popen", "os.posix_spawn",
+                       "os.system", "os.exec"))
 
     # ---- start ----
     chain_load(here)
@@ -330,7 +377,7 @@ def _pyfarm_tracer():
 
         def after_fork():
             state["lock"] = _thread.allocate_lock()
-            state["busy"] = set()
+            state["busy"] = {}
             state["fd"] = -1
             state["pid"] = None
             # the child inherits the parent's facts; its own start from here

@@ -30,7 +30,7 @@ static void usage(FILE *fp) {
           "  --include-file SRC[=DEST]  --exclude-file GLOB (dist path)\n"
           "  --host-lib GLOB         take libraries matching GLOB from the host\n"
           "  --bundle-lib GLOB       bundle libraries matching GLOB even if on the host list\n"
-          "  --glibc host|bundle     use the host's glibc (default) or ship it (hermetic)\n"
+          "  --glibc bundle|host     ship glibc and the loader (default: hermetic) or use the host's\n"
           "  --max-glibc X.Y         fail if a bundled file needs a newer glibc\n"
           "  --allow-missing         warn, instead of failing, on unresolvable DT_NEEDED\n"
           "  -q, --quiet\n",
@@ -242,7 +242,7 @@ static void vpush(pf_strv *v, const char *s) {
 
 int main(int argc, char **argv) {
     pf_opts o = {0};
-    const char *glibc = "host";
+    const char *glibc = "bundle"; /* hermetic by default */
     enum { O_ENV = 256, O_IM, O_EM, O_ID, O_ED, O_IL, O_EL, O_IF, O_EF, O_HL, O_BL, O_MG,
            O_AM, O_RE, O_GL };
     static const struct option lo[] = {

@@ -97,7 +97,7 @@ def test_host_mode_refuses_old_glibc_and_runs_on_newer(tmp_path, bullseye, trixi
     argv = [DEB_PY, str(APPS / "npapp" / "app.py")]
     want = original(argv)
     cat = tmp_path / "host.db"
-    analyze(cat, argv)
+    analyze(cat, argv, "--glibc", "host")
     dist = tmp_path / "host-dist"
     export(cat, dist)
     r = run_in_root(bullseye, dist, ["/dist/run.sh"])

@@ -15,7 +15,7 @@
 # repetitions, default 3).
 set -euo pipefail
 
-BUILD=${PYFARM_BUILD:-/work/main/build}
+BUILD=${PYFARM_BUILD:-$(cd "$(dirname "$0")/.." && pwd)/build}
 PFMOUNT=$BUILD/fs/pfmount
 MKCATALOG=$BUILD/tests/mkcatalog
 RUNS=${BENCH_RUNS:-3}

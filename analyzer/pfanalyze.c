@@ -87,17 +87,6 @@ static int write_file(const char *path, const void *data, size_t n) {
     return w == (ssize_t)n ? 0 : -1;
 }
 
-static int rm_rf(const char *path) {
-    pid_t pid = fork();
-    if (pid == 0) {
-        execlp("rm", "rm", "-rf", "--", path, (char *)NULL);
-        _exit(127);
-    }
-    int st = 0;
-    waitpid(pid, &st, 0);
-    return st;
-}
-
 static int find_in_path(const char *cmd) {
     if (strchr(cmd, '/'))
         return access(cmd, X_OK) == 0;
@@ -331,7 +320,7 @@ int main(int argc, char **argv) {
         status = run_traced(cmd, tracedir, err, sizeof err);
         if (status < 0) {
             fprintf(stderr, "pfanalyze: %s\n", err);
-            rm_rf(tracedir);
+            pf_rm_rf(tracedir);
             return 1;
         }
         exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
@@ -493,7 +482,7 @@ done:
     for (size_t i = 0; i < sizeof lists / sizeof *lists; i++)
         pf_strv_free(lists[i]);
     if (tracedir && !getenv("PYFARM_KEEP_TRACE"))
-        rm_rf(tracedir);
+        pf_rm_rf(tracedir);
     if (!ok)
         return exit_code ? exit_code : 1;
     return exit_code;

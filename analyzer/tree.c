@@ -22,34 +22,21 @@ typedef struct hashjob {
     pthread_mutex_t lock;
 } hashjob;
 
+static int sha_sink(void *ctx, const void *buf, size_t n) {
+    pf_sha256_update(ctx, buf, n);
+    return 0;
+}
+
 static int hash_node(pf_node *n, char *err, size_t errlen) {
     char hex[65];
     if (!n->patch) {
         if (pf_sha256_file(n->source, hex, err, errlen) != 0)
             return -1;
     } else {
-        pf_content c;
-        if (pf_content_open(n, &c, err, errlen) != 0)
-            return -1;
         pf_sha256 s;
         pf_sha256_init(&s);
-        uint8_t *buf = pf_xmalloc(1 << 20);
-        uint64_t off = 0;
-        for (;;) {
-            ssize_t r = pf_content_pread(&c, buf, 1 << 20, off);
-            if (r < 0) {
-                pf_seterr(err, errlen, "%s: read error while hashing", n->path);
-                free(buf);
-                pf_content_close(&c);
-                return -1;
-            }
-            if (r == 0)
-                break;
-            pf_sha256_update(&s, buf, (size_t)r);
-            off += (uint64_t)r;
-        }
-        free(buf);
-        pf_content_close(&c);
+        if (pf_content_stream(n, sha_sink, &s, err, errlen) != 0)
+            return -1;
         pf_sha256_final(&s, hex);
     }
     n->sha256 = pf_xstrdup(hex);

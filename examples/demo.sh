@@ -34,8 +34,8 @@ isolated() { # only the dist, the host's glibc and /bin/sh
 
 say "the app in its venv"
 "$VENV/bin/python" examples/demoapp/app.py hello | tee "$OUT/original.txt"
-say "pfanalyze: trace and analyze"
-"$B/analyzer/pfanalyze" -c "$OUT/demo.db" -- "$VENV/bin/python" examples/demoapp/app.py hello >/dev/null
+say "pfanalyze: trace and analyze (host glibc mode)"
+"$B/analyzer/pfanalyze" -c "$OUT/demo.db" --glibc host -- "$VENV/bin/python" examples/demoapp/app.py hello >/dev/null
 say "pfexport to a folder, run it isolated (no venv, no Python on the host side)"
 "$B/tools/pfexport" "$OUT/demo.db" "$OUT/dist"
 isolated "$OUT/dist" /dist/run.sh hello | tee "$OUT/dist.txt"
@@ -53,8 +53,8 @@ if [ -e /dev/fuse ]; then
 fi
 say "pfexport to a .tar.zst"
 "$B/tools/pfexport" "$OUT/demo.db" "$OUT/demo.tar.zst"
-say "hermetic dist (--glibc bundle) in an empty root: no /lib, no /bin/sh"
-"$B/analyzer/pfanalyze" -q -c "$OUT/hermetic.db" --glibc bundle -- "$VENV/bin/python" \
+say "hermetic dist (--glibc bundle, the default) in an empty root: no /lib, no /bin/sh"
+"$B/analyzer/pfanalyze" -q -c "$OUT/hermetic.db" -- "$VENV/bin/python" \
   examples/demoapp/app.py hello >/dev/null
 "$B/tools/pfexport" "$OUT/hermetic.db" "$OUT/hermetic"
 bwrap --clearenv --setenv HOME /tmp --ro-bind "$OUT/hermetic" /dist --proc /proc --dev /dev \

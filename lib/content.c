@@ -4,6 +4,7 @@
 #include "pyfarm/content.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -83,4 +84,33 @@ void pf_content_close(pf_content *c) {
     if (c->has_patch)
         pf_patch_free(&c->patch);
     c->has_patch = 0;
+}
+
+int pf_content_stream(const pf_node *n, pf_content_sink sink, void *ctx, char *err,
+                      size_t errlen) {
+    pf_content c;
+    if (pf_content_open(n, &c, err, errlen) != 0)
+        return -1;
+    size_t bufsz = 1 << 20;
+    uint8_t *buf = pf_xmalloc(bufsz);
+    uint64_t off = 0;
+    int r = 0;
+    while (off < n->size) {
+        ssize_t k = pf_content_pread(&c, buf, bufsz, off);
+        if (k <= 0) {
+            pf_seterr(err, errlen, "%s: cannot read %s: %s", n->path,
+                      n->source ? n->source : "(generated)", k < 0 ? strerror(errno) : "short");
+            r = -1;
+            break;
+        }
+        if (sink(ctx, buf, (size_t)k) != 0) {
+            pf_seterr(err, errlen, "%s: write failed: %s", n->path, strerror(errno));
+            r = -1;
+            break;
+        }
+        off += (uint64_t)k;
+    }
+    free(buf);
+    pf_content_close(&c);
+    return r;
 }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 void pf_seterr(char *err, size_t errlen, const char *fmt, ...) {
@@ -277,6 +278,18 @@ int pf_mkdirs(const char *path, unsigned mode) {
     int r = mkdir(p, mode);
     free(p);
     return (r != 0 && errno != EEXIST) ? -1 : 0;
+}
+
+int pf_rm_rf(const char *path) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        execlp("rm", "rm", "-rf", "--", path, (char *)NULL);
+        _exit(127);
+    }
+    int st = 0;
+    if (pid < 0 || waitpid(pid, &st, 0) < 0)
+        return -1;
+    return st;
 }
 
 /* SHA-256, FIPS 180-4. Written here because libpyfarm must hash from both

@@ -45,44 +45,12 @@ static int collect(void *ctx, const pf_node *n) {
     return 0;
 }
 
-static int rm_rf(const char *path) {
-    pid_t pid = fork();
-    if (pid == 0) {
-        execlp("rm", "rm", "-rf", "--", path, (char *)NULL);
-        _exit(127);
-    }
-    int st = 0;
-    waitpid(pid, &st, 0);
-    return st;
+static int write_all(void *ctx, const void *buf, size_t n) {
+    return write(*(int *)ctx, buf, n) == (ssize_t)n ? 0 : -1;
 }
 
-/* copy one file's bytes to fd */
-static int copy_content(const pf_node *n, int fd, char *err, size_t errlen) {
-    pf_content c;
-    if (pf_content_open(n, &c, err, errlen) != 0)
-        return -1;
-    size_t bufsz = 1 << 20;
-    uint8_t *buf = pf_xmalloc(bufsz);
-    uint64_t off = 0;
-    int r = 0;
-    while (off < n->size) {
-        ssize_t k = pf_content_pread(&c, buf, bufsz, off);
-        if (k <= 0) {
-            pf_seterr(err, errlen, "%s: cannot read %s: %s", n->path,
-                      n->source ? n->source : "(generated)", k < 0 ? strerror(errno) : "short");
-            r = -1;
-            break;
-        }
-        if (write(fd, buf, (size_t)k) != k) {
-            pf_seterr(err, errlen, "%s: write: %s", n->path, strerror(errno));
-            r = -1;
-            break;
-        }
-        off += (uint64_t)k;
-    }
-    free(buf);
-    pf_content_close(&c);
-    return r;
+static int archive_sink(void *ctx, const void *buf, size_t n) {
+    return pf_archive_data(ctx, buf, n);
 }
 
 typedef struct job {
@@ -117,7 +85,7 @@ static void *file_worker(void *arg) {
             snprintf(err, sizeof err, "%s: %s", p, strerror(errno));
             fail(j, err);
         } else {
-            if (copy_content(n, fd, err, sizeof err) != 0)
+            if (pf_content_stream(n, write_all, &fd, err, sizeof err) != 0)
                 fail(j, err);
             fchmod(fd, n->mode & 07777);
             struct timespec ts[2] = {{n->mtime, 0}, {n->mtime, 0}};
@@ -183,8 +151,6 @@ static int export_archive(nodes *ns, FILE *out, int level, char *err, size_t err
     pf_archive *a = pf_archive_open(out, level, ncpu > 1 ? (int)ncpu : 1, err, errlen);
     if (!a)
         return -1;
-    size_t bufsz = 1 << 20;
-    uint8_t *buf = pf_xmalloc(bufsz);
     int r = 0;
     for (size_t i = 0; i < ns->n && !r; i++) {
         pf_node *n = &ns->v[i];
@@ -197,24 +163,9 @@ static int export_archive(nodes *ns, FILE *out, int level, char *err, size_t err
         }
         if (n->type != 'f')
             continue;
-        pf_content c;
-        if (pf_content_open(n, &c, err, errlen) != 0) {
+        if (pf_content_stream(n, archive_sink, a, err, errlen) != 0)
             r = -1;
-            break;
-        }
-        uint64_t off = 0;
-        while (off < n->size) {
-            ssize_t k = pf_content_pread(&c, buf, bufsz, off);
-            if (k <= 0 || pf_archive_data(a, buf, (size_t)k)) {
-                pf_seterr(err, errlen, "%s: read or write failed", n->path);
-                r = -1;
-                break;
-            }
-            off += (uint64_t)k;
-        }
-        pf_content_close(&c);
     }
-    free(buf);
     if (pf_archive_close(a) && !r) {
         pf_seterr(err, errlen, "archive: write failed: %s", strerror(errno));
         r = -1;
@@ -313,7 +264,7 @@ int main(int argc, char **argv) {
                 pf_seterr(err, sizeof err, "%s: %s", out, strerror(errno));
                 r = -1;
             } else {
-                rm_rf(old);
+                pf_rm_rf(old);
             }
             free(old);
         } else if (rename(tmp, out) != 0) {
@@ -323,7 +274,7 @@ int main(int argc, char **argv) {
     }
     if (r != 0) {
         fprintf(stderr, "pfexport: %s\n", err);
-        rm_rf(tmp);
+        pf_rm_rf(tmp);
     } else {
         clock_gettime(CLOCK_MONOTONIC, &t1);
         uint64_t bytes = 0;

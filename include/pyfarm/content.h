@@ -23,4 +23,10 @@ int pf_content_open(const pf_node *n, pf_content *out, char *err, size_t errlen)
 ssize_t pf_content_pread(pf_content *c, void *buf, size_t len, uint64_t off);
 void pf_content_close(pf_content *c);
 
+/* The whole file, in order, to sink in chunks of up to 1 MiB (sink returns
+ * non-zero to stop: that is an error). Errors name the file and the reason. */
+typedef int (*pf_content_sink)(void *ctx, const void *buf, size_t n);
+int pf_content_stream(const pf_node *n, pf_content_sink sink, void *ctx, char *err,
+                      size_t errlen);
+
 #endif

@@ -113,6 +113,8 @@ pf_entry *pf_plan_add_link(pf_plan *p, const char *dest, const char *target, con
 void pf_plan_warn(pf_plan *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void pf_plan_free(pf_plan *p);
 int pf_excluded_name(const char *name); /* .git, __pycache__ handled by callers */
+int pf_plan_includes(pf_plan *p, const pf_opts *o, char *err, size_t errlen);
+int pf_plan_excluded(const pf_opts *o, const char *dest);
 
 /* python.c: interpreter, stdlib, packages, app */
 int pf_plan_python(pf_plan *plan, pf_facts *f, pf_proc **procs, size_t nprocs, const pf_opts *o,
@@ -123,6 +125,6 @@ int pf_plan_native(pf_plan *plan, pf_facts *f, pf_proc **procs, size_t nprocs, c
 /* launch.c: run.sh and pyfarm.pth */
 int pf_plan_launch(pf_plan *plan, const pf_opts *o, char *err, size_t errlen);
 /* tree.c: write the plan into the catalog's tree */
-int pf_tree_write(pf_catalog *c, pf_plan *plan, char *err, size_t errlen);
+int pf_tree_write(pf_catalog *c, pf_plan *plan, const pf_opts *opts, char *err, size_t errlen);
 
 #endif

@@ -392,6 +392,8 @@ int main(int argc, char **argv) {
     if (!r)
         r = pf_plan_python(&plan, &f, procs, np, &o, err, sizeof err);
     if (!r)
+        r = pf_plan_includes(&plan, &o, err, sizeof err);
+    if (!r)
         r = pf_plan_native(&plan, &f, procs, np, &o, err, sizeof err);
     if (!r && o.max_glibc && plan.max_glibc && pf_glibc_vercmp(plan.max_glibc, o.max_glibc) > 0) {
         pf_buf b = {0};
@@ -409,7 +411,7 @@ int main(int argc, char **argv) {
     if (!r)
         r = pf_plan_launch(&plan, &o, err, sizeof err);
     if (!r)
-        r = pf_tree_write(c, &plan, err, sizeof err);
+        r = pf_tree_write(c, &plan, &o, err, sizeof err);
     if (r) {
         fprintf(stderr, "pfanalyze: %s\n", err);
     } else {

@@ -1,5 +1,8 @@
 /* plan.c: the dist being planned: entries by dist path and by source
  * realpath, warnings. Every stage adds to it; tree.c writes it out. */
+#include <dirent.h>
+#include <errno.h>
+#include <fnmatch.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +76,67 @@ void pf_plan_move(pf_plan *p, pf_entry *e, const char *dest) {
     free(e->dest);
     e->dest = pf_xstrdup(dest);
     pf_strmap_put(&p->by_dest, dest, e);
+}
+
+/* --include-file SRC[=DEST] (a file or a folder; DEST defaults to
+ * data/SRC) and --exclude-file GLOB (on dist paths). */
+static int add_tree(pf_plan *p, const char *src, const char *dest, int depth) {
+    struct stat st;
+    if (depth > 40 || stat(src, &st) != 0)
+        return -1;
+    if (S_ISREG(st.st_mode))
+        return pf_plan_add_file(p, dest, src, "--include-file", "included") ? 0 : -1;
+    if (!S_ISDIR(st.st_mode))
+        return -1;
+    DIR *d = opendir(src);
+    struct dirent *de;
+    while (d && (de = readdir(d))) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") || pf_excluded_name(de->d_name))
+            continue;
+        char *s = pf_path_join(src, de->d_name), *t = pf_path_join(dest, de->d_name);
+        add_tree(p, s, t, depth + 1);
+        free(s);
+        free(t);
+    }
+    if (d)
+        closedir(d);
+    return 0;
+}
+
+int pf_plan_includes(pf_plan *p, const pf_opts *o, char *err, size_t errlen) {
+    for (size_t i = 0; i < o->include_files.n; i++) {
+        char *spec = pf_xstrdup(o->include_files.v[i]);
+        char *eq = strchr(spec, '=');
+        if (eq)
+            *eq = 0;
+        char *src = realpath(spec, NULL);
+        if (!src) {
+            pf_seterr(err, errlen, "--include-file %s: %s", spec, strerror(errno));
+            free(spec);
+            return -1;
+        }
+        char *dest = eq && eq[1] ? pf_path_normalize(eq + 1) : pf_xasprintf("data%s", src);
+        if (dest[0] == '/' || strncmp(dest, "..", 2) == 0) {
+            pf_seterr(err, errlen, "--include-file %s: the destination must be inside the dist",
+                      o->include_files.v[i]);
+            free(dest);
+            free(src);
+            free(spec);
+            return -1;
+        }
+        add_tree(p, src, dest, 0);
+        free(dest);
+        free(src);
+        free(spec);
+    }
+    return 0;
+}
+
+int pf_plan_excluded(const pf_opts *o, const char *dest) {
+    for (size_t i = 0; i < o->exclude_files.n; i++)
+        if (fnmatch(o->exclude_files.v[i], dest, 0) == 0)
+            return 1;
+    return 0;
 }
 
 void pf_plan_warn(pf_plan *p, const char *fmt, ...) {

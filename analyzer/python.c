@@ -734,7 +734,54 @@ int pf_plan_python(pf_plan *plan, pf_facts *f, pf_proc **procs, size_t nprocs, c
             }
         }
     }
-    /* forced in */
+    /* forced in: modules (their distribution, or their top-level package) */
+    for (size_t k = 0; k < o->include_modules.n && rc == 0; k++) {
+        const char *name = o->include_modules.v[k];
+        const char *dot = strchr(name, '.');
+        char *top = dot ? pf_xstrndup(name, (size_t)(dot - name)) : pf_xstrdup(name);
+        char *why = pf_xasprintf("--include-module %s", name);
+        int found = 0;
+        for (size_t i = 0; i < c.nsites && !found; i++) {
+            if (c.sites[i].is_zip)
+                continue;
+            DIR *d = opendir(c.sites[i].path);
+            struct dirent *de;
+            while (d && !found && (de = readdir(d))) {
+                size_t tl = strlen(top);
+                if (strncmp(de->d_name, top, tl) != 0 ||
+                    (de->d_name[tl] && de->d_name[tl] != '.') ||
+                    strstr(de->d_name, ".dist-info") || strstr(de->d_name, ".egg-info"))
+                    continue;
+                char *path = pf_path_join(c.sites[i].path, de->d_name);
+                use_file(&c, &c.sites[i], path, why);
+                free(path);
+                found = 1;
+            }
+            if (d)
+                closedir(d);
+        }
+        if (!found) {
+            char *p = pf_path_join(stdlib, top), *py = pf_xasprintf("%s.py", p);
+            found = access(p, F_OK) == 0 || access(py, F_OK) == 0;
+            if (access(p, F_OK) == 0) { /* a stdlib package left out (tests, idlelib) */
+                char *d = pf_path_join(std_dest, top);
+                walk_ctx wi = {.plan = plan, .origin = "stdlib", .reason = why, .cache_tag = tag,
+                               .opts = o};
+                walk(&wi, p, d, 0);
+                free(d);
+            }
+            free(p);
+            free(py);
+        }
+        if (!found) {
+            pf_seterr(err, errlen, "--include-module %s: not found on the traced sys.path", name);
+            rc = -1;
+        }
+        free(top);
+        free(why);
+    }
+    if (rc != 0)
+        goto done;
     for (size_t k = 0; k < o->include_dists.n; k++) {
         int found = 0;
         for (size_t i = 0; i < c.nsites && !found; i++) {

@@ -104,7 +104,7 @@ static int cmp_entry(const void *a, const void *b) {
     return strcmp((*(pf_entry *const *)a)->dest, (*(pf_entry *const *)b)->dest);
 }
 
-int pf_tree_write(pf_catalog *c, pf_plan *plan, char *err, size_t errlen) {
+int pf_tree_write(pf_catalog *c, pf_plan *plan, const pf_opts *opts, char *err, size_t errlen) {
     if (pf_catalog_exec(c, "DELETE FROM tree", err, errlen))
         return -1;
     qsort(plan->v, plan->n, sizeof *plan->v, cmp_entry);
@@ -119,6 +119,8 @@ int pf_tree_write(pf_catalog *c, pf_plan *plan, char *err, size_t errlen) {
     int64_t next_id = 2;
     for (size_t i = 0; i < plan->n; i++) {
         pf_entry *e = plan->v[i];
+        if (pf_plan_excluded(opts, e->dest))
+            continue; /* --exclude-file */
         /* parents first */
         char *p = pf_xstrdup(e->dest);
         int64_t parent = 1;

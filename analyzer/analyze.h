@@ -21,7 +21,7 @@ typedef struct pf_proc {
     pf_strv argv, syspath; /* R, S */
     pf_strv sites, base_sites;
     pf_strv mod_names, mod_files, mod_kinds, mod_importers; /* M, parallel */
-    pf_strv ns_locations;                    /* N paths */
+    pf_strv ns_locations;                                   /* N paths */
     pf_strv objects, dlopens, programs, files;
     char *prefix; /* env key: sys.prefix */
 } pf_proc;
@@ -34,23 +34,23 @@ typedef struct pf_facts {
 /* Options from the command line. */
 typedef struct pf_opts {
     const char *catalog;
-    char *catalog_real;       /* absolute path of the catalog (kept out of the app) */
-    const char *env;          /* --env PREFIX */
-    int allow_missing;        /* --allow-missing */
-    int no_trace;             /* --reanalyze: no command, analyze what is recorded */
-    pf_strv include_modules;  /* --include-module NAME */
-    pf_strv exclude_modules;  /* --exclude-module NAME */
-    pf_strv include_dists;    /* --include-dist NAME */
-    pf_strv exclude_dists;    /* --exclude-dist NAME */
-    pf_strv include_libs;     /* --include-lib PATH */
-    pf_strv exclude_libs;     /* --exclude-lib NAME-GLOB */
-    pf_strv include_files;    /* --include-file SRC[=DEST] */
-    pf_strv exclude_files;    /* --exclude-file DEST-GLOB */
-    pf_strv host_libs;        /* --host-lib GLOB (added to the default list) */
-    pf_strv bundle_libs;      /* --bundle-lib GLOB (removed from the host list) */
-    const char *max_glibc;    /* --max-glibc 2.28 */
-    int bundle_glibc;         /* --glibc bundle: hermetic dist */
-    char *launcher;           /* the static launcher binary (bundle mode) */
+    char *catalog_real;      /* absolute path of the catalog (kept out of the app) */
+    const char *env;         /* --env PREFIX */
+    int allow_missing;       /* --allow-missing */
+    int no_trace;            /* --reanalyze: no command, analyze what is recorded */
+    pf_strv include_modules; /* --include-module NAME */
+    pf_strv exclude_modules; /* --exclude-module NAME */
+    pf_strv include_dists;   /* --include-dist NAME */
+    pf_strv exclude_dists;   /* --exclude-dist NAME */
+    pf_strv include_libs;    /* --include-lib PATH */
+    pf_strv exclude_libs;    /* --exclude-lib NAME-GLOB */
+    pf_strv include_files;   /* --include-file SRC[=DEST] */
+    pf_strv exclude_files;   /* --exclude-file DEST-GLOB */
+    pf_strv host_libs;       /* --host-lib GLOB (added to the default list) */
+    pf_strv bundle_libs;     /* --bundle-lib GLOB (removed from the host list) */
+    const char *max_glibc;   /* --max-glibc 2.28 */
+    int bundle_glibc;        /* --glibc bundle: hermetic dist */
+    char *launcher;          /* the static launcher binary (bundle mode) */
     int quiet;
 } pf_opts;
 
@@ -66,10 +66,10 @@ typedef struct pf_entry {
     uint8_t *data; /* generated content (all literal) */
     size_t data_len;
     /* native */
-    int elf;      /* 1 when the file is a dynamic ELF */
-    int program;  /* executable (resolved as a program, not a library) */
-    int nopatch;  /* the glibc family: loaded by the bundled loader as is */
-    int mapped;   /* seen mapped in a traced process */
+    int elf;     /* 1 when the file is a dynamic ELF */
+    int program; /* executable (resolved as a program, not a library) */
+    int nopatch; /* the glibc family: loaded by the bundled loader as is */
+    int mapped;  /* seen mapped in a traced process */
     pf_elf_info info;
     char *loadname; /* the name other objects load it by, when a dependency */
     char *soname_new;
@@ -87,9 +87,9 @@ typedef struct pf_plan {
     pf_strmap by_real;
     pf_strv envvars; /* "NAME=dist-relative path" for run.sh */
     pf_strv warnings;
-    char *python_dest;  /* python/bin/python3.11 */
-    char *site_dest;    /* dist folder where pyfarm.pth goes */
-    pf_strv pth_lines;  /* sys.path additions, dist-relative */
+    char *python_dest; /* python/bin/python3.11 */
+    char *site_dest;   /* dist folder where pyfarm.pth goes */
+    pf_strv pth_lines; /* sys.path additions, dist-relative */
     char *entry_kind, *entry_dest, *entry_module;
     char *max_glibc;
     pf_strv deps; /* "from\tname\tto-dest\tto-source\tkind" for the deps table */

@@ -47,8 +47,7 @@ static int insert_fact(sqlite3_stmt *st, int64_t pid, char **f, int nf) {
 }
 
 static int ingest_file(pf_catalog *c, const char *path, int python, int64_t run_id,
-                       sqlite3_stmt *ins_proc, sqlite3_stmt *ins_fact, char *err,
-                       size_t errlen) {
+                       sqlite3_stmt *ins_proc, sqlite3_stmt *ins_fact, char *err, size_t errlen) {
     size_t len;
     char *text = pf_read_file(path, &len, err, errlen);
     if (!text)
@@ -187,8 +186,8 @@ int pf_facts_load(pf_catalog *c, pf_facts *f, char *err, size_t errlen) {
         f->v[f->n++] = p;
     }
     sqlite3_finalize(st);
-    if (sqlite3_prepare_v2(c->db, "SELECT process_id, kind, a, b, c, d FROM facts ORDER BY rowid", -1,
-                           &st, NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(c->db, "SELECT process_id, kind, a, b, c, d FROM facts ORDER BY rowid",
+                           -1, &st, NULL) != SQLITE_OK) {
         pf_seterr(err, errlen, "%s: %s", c->path, sqlite3_errmsg(c->db));
         return -1;
     }
@@ -288,9 +287,10 @@ void pf_facts_free(pf_facts *f) {
         free(p->entry);
         free(p->prefix);
         free_info(&p->info);
-        pf_strv *vs[] = {&p->argv,     &p->syspath,      &p->sites,   &p->base_sites,
-                         &p->mod_names, &p->mod_files,   &p->mod_kinds, &p->ns_locations, &p->mod_importers,
-                         &p->objects,  &p->dlopens,      &p->programs, &p->files};
+        pf_strv *vs[] = {&p->argv,          &p->syspath,   &p->sites,     &p->base_sites,
+                         &p->mod_names,     &p->mod_files, &p->mod_kinds, &p->ns_locations,
+                         &p->mod_importers, &p->objects,   &p->dlopens,   &p->programs,
+                         &p->files};
         for (size_t j = 0; j < sizeof vs / sizeof *vs; j++)
             pf_strv_free(vs[j]);
         free(p);

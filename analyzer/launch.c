@@ -113,8 +113,8 @@ int pf_plan_launch(pf_plan *plan, const pf_opts *o, char *err, size_t errlen) {
     for (size_t i = 0; i < plan->envvars.n; i++) {
         const char *kv = plan->envvars.v[i];
         const char *eq = strchr(kv, '=');
-        pf_buf_printf(&b, "[ -e \"$d/%s\" ] && export %.*s=\"$d/%s\"\n", eq + 1, (int)(eq - kv),
-                      kv, eq + 1);
+        pf_buf_printf(&b, "[ -e \"$d/%s\" ] && export %.*s=\"$d/%s\"\n", eq + 1, (int)(eq - kv), kv,
+                      eq + 1);
     }
     pf_buf_printf(&b, "exec \"$d/%s\"", plan->python_dest);
     if (plan->entry_kind && strcmp(plan->entry_kind, "script") == 0) {

@@ -17,15 +17,35 @@
  * mode; bundled with --glibc bundle) and GPU/driver libraries (must match
  * the host's kernel driver). docs/user-guide.md lists them; --host-lib and
  * --bundle-lib change them. */
-static const char *const GLIBC_LIBS[] = {
-    "ld-linux*.so*", "libc.so.*", "libm.so.*", "libmvec.so.*", "libpthread.so.*",
-    "libdl.so.*", "librt.so.*", "libutil.so.*", "libresolv.so.*", "libanl.so.*",
-    "libBrokenLocale.so.*", "libnss_*.so.*", "libthread_db.so.*", "libc_malloc_debug.so.*",
-    "libmemusage.so", "libpcprofile.so", "libSegFault.so", NULL};
-static const char *const DRIVER_LIBS[] = {
-    "libcuda.so*", "libnvidia-*", "libnvcuvid.so*", "libGLX_nvidia.so*", "libEGL_nvidia.so*",
-    "libGLESv2_nvidia.so*", "libGLX_mesa.so*", "libEGL_mesa.so*", "libdrm*.so*", "libgbm.so*",
-    NULL};
+static const char *const GLIBC_LIBS[] = {"ld-linux*.so*",
+                                         "libc.so.*",
+                                         "libm.so.*",
+                                         "libmvec.so.*",
+                                         "libpthread.so.*",
+                                         "libdl.so.*",
+                                         "librt.so.*",
+                                         "libutil.so.*",
+                                         "libresolv.so.*",
+                                         "libanl.so.*",
+                                         "libBrokenLocale.so.*",
+                                         "libnss_*.so.*",
+                                         "libthread_db.so.*",
+                                         "libc_malloc_debug.so.*",
+                                         "libmemusage.so",
+                                         "libpcprofile.so",
+                                         "libSegFault.so",
+                                         NULL};
+static const char *const DRIVER_LIBS[] = {"libcuda.so*",
+                                          "libnvidia-*",
+                                          "libnvcuvid.so*",
+                                          "libGLX_nvidia.so*",
+                                          "libEGL_nvidia.so*",
+                                          "libGLESv2_nvidia.so*",
+                                          "libGLX_mesa.so*",
+                                          "libEGL_mesa.so*",
+                                          "libdrm*.so*",
+                                          "libgbm.so*",
+                                          NULL};
 
 static int match_any(const char *const *pats, const char *name) {
     for (int i = 0; pats[i]; i++)
@@ -130,8 +150,8 @@ static int is_elf_file(const char *path) {
 typedef struct datarule {
     const char *pattern; /* fnmatch on the opened path */
     const char *var;
-    int dir;             /* var names the folder (the rule's prefix) */
-    const char *value;   /* path inside data/ the variable points at */
+    int dir;           /* var names the folder (the rule's prefix) */
+    const char *value; /* path inside data/ the variable points at */
 } datarule;
 
 static const datarule RULES[] = {
@@ -148,13 +168,29 @@ static const datarule RULES[] = {
 
 /* Read by the host's glibc itself, or meaningless to copy. */
 static int ignorable_file(const char *p) {
-    static const char *const pre[] = {"/proc/", "/sys/", "/dev/", "/tmp/", "/run/",
-                                      "/etc/ld.so", "/usr/lib/locale/", "/usr/share/locale/",
-                                      "/usr/lib/x86_64-linux-gnu/gconv/", "/var/", NULL};
-    static const char *const exact[] = {"/etc/nsswitch.conf", "/etc/passwd", "/etc/group",
-                                        "/etc/hosts", "/etc/resolv.conf", "/etc/host.conf",
-                                        "/etc/gai.conf", "/etc/localtime", "/etc/timezone",
-                                        "/etc/mime.types", "/", NULL};
+    static const char *const pre[] = {"/proc/",
+                                      "/sys/",
+                                      "/dev/",
+                                      "/tmp/",
+                                      "/run/",
+                                      "/etc/ld.so",
+                                      "/usr/lib/locale/",
+                                      "/usr/share/locale/",
+                                      "/usr/lib/x86_64-linux-gnu/gconv/",
+                                      "/var/",
+                                      NULL};
+    static const char *const exact[] = {"/etc/nsswitch.conf",
+                                        "/etc/passwd",
+                                        "/etc/group",
+                                        "/etc/hosts",
+                                        "/etc/resolv.conf",
+                                        "/etc/host.conf",
+                                        "/etc/gai.conf",
+                                        "/etc/localtime",
+                                        "/etc/timezone",
+                                        "/etc/mime.types",
+                                        "/",
+                                        NULL};
     for (int i = 0; pre[i]; i++)
         if (strncmp(p, pre[i], strlen(pre[i])) == 0)
             return 1;
@@ -210,8 +246,7 @@ static int is_root(const pf_entry *e) {
  * of the dist in its load. strict: a missing name fails the analysis
  * (unless --allow-missing); otherwise it is a warning. */
 static int resolve_root(nctx *c, pf_resolver *rs, pf_entry *e, const char *main_exe,
-                        pf_strmap *edges, pf_strmap *seen, int strict, char *err,
-                        size_t errlen) {
+                        pf_strmap *edges, pf_strmap *seen, int strict, char *err, size_t errlen) {
     pf_plan *plan = c->plan;
     const pf_opts *o = c->o;
     pf_load ld = {0};
@@ -309,9 +344,10 @@ static int hermetic(nctx *c, pf_proc *ep, char *err, size_t errlen) {
         return -1;
     }
     /* gconv modules (iconv) and the C.UTF-8 locale: glibc opens them itself */
-    static const struct { const char *src, *dest, *var; } extra[] = {
-        {"/usr/lib/x86_64-linux-gnu/gconv", "lib/gconv", "GCONV_PATH"},
-        {"/usr/lib/locale/C.utf8", "lib/locale/C.utf8", "LOCPATH"}};
+    static const struct {
+        const char *src, *dest, *var;
+    } extra[] = {{"/usr/lib/x86_64-linux-gnu/gconv", "lib/gconv", "GCONV_PATH"},
+                 {"/usr/lib/locale/C.utf8", "lib/locale/C.utf8", "LOCPATH"}};
     for (size_t k = 0; k < 2; k++) {
         struct stat st;
         if (stat(extra[k].src, &st) != 0)
@@ -330,8 +366,7 @@ static int hermetic(nctx *c, pf_proc *ep, char *err, size_t errlen) {
         for (size_t i = 0; i < files.n; i++) {
             char *rel = pf_path_relative(extra[k].src, files.v[i]);
             char *dest = pf_path_join(extra[k].dest, rel);
-            pf_entry *e = pf_plan_add_file(plan, dest, files.v[i], "read by glibc itself",
-                                           "glibc");
+            pf_entry *e = pf_plan_add_file(plan, dest, files.v[i], "read by glibc itself", "glibc");
             if (e)
                 e->nopatch = 1; /* gconv modules are loaded by libc: dependencies are
                                    in lib/, found through --library-path */
@@ -584,8 +619,8 @@ int pf_plan_native(pf_plan *plan, pf_facts *f, pf_proc **procs, size_t nprocs, c
                 ln = pf_path_basename(te->dest);
             }
         }
-        pf_strv_push_own(&plan->deps, pf_xasprintf("%s\t%s\t%s\t%s\tdist", fe->dest, name,
-                                                   te->dest, te->real));
+        pf_strv_push_own(&plan->deps,
+                         pf_xasprintf("%s\t%s\t%s\t%s\tdist", fe->dest, name, te->dest, te->real));
         read_elf(te, NULL, 0);
         if (strcmp(ln, name) != 0 && !pf_strv_contains(&fe->need_from, name)) {
             pf_strv_push(&fe->need_from, name);

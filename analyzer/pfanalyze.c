@@ -30,7 +30,8 @@ static void usage(FILE *fp) {
           "  --include-file SRC[=DEST]  --exclude-file GLOB (dist path)\n"
           "  --host-lib GLOB         take libraries matching GLOB from the host\n"
           "  --bundle-lib GLOB       bundle libraries matching GLOB even if on the host list\n"
-          "  --glibc bundle|host     ship glibc and the loader (default: hermetic) or use the host's\n"
+          "  --glibc bundle|host     ship glibc and the loader (default: hermetic) or use the "
+          "host's\n"
           "  --max-glibc X.Y         fail if a bundled file needs a newer glibc\n"
           "  --allow-missing         warn, instead of failing, on unresolvable DT_NEEDED\n"
           "  -q, --quiet\n",
@@ -232,44 +233,102 @@ static void vpush(pf_strv *v, const char *s) {
 int main(int argc, char **argv) {
     pf_opts o = {0};
     const char *glibc = "bundle"; /* hermetic by default */
-    enum { O_ENV = 256, O_IM, O_EM, O_ID, O_ED, O_IL, O_EL, O_IF, O_EF, O_HL, O_BL, O_MG,
-           O_AM, O_RE, O_GL };
-    static const struct option lo[] = {
-        {"catalog", required_argument, 0, 'c'}, {"env", required_argument, 0, O_ENV},
-        {"include-module", required_argument, 0, O_IM},
-        {"exclude-module", required_argument, 0, O_EM},
-        {"include-dist", required_argument, 0, O_ID},
-        {"exclude-dist", required_argument, 0, O_ED},
-        {"include-lib", required_argument, 0, O_IL},
-        {"exclude-lib", required_argument, 0, O_EL},
-        {"include-file", required_argument, 0, O_IF},
-        {"exclude-file", required_argument, 0, O_EF},
-        {"host-lib", required_argument, 0, O_HL}, {"bundle-lib", required_argument, 0, O_BL},
-        {"max-glibc", required_argument, 0, O_MG}, {"allow-missing", no_argument, 0, O_AM},
-        {"reanalyze", no_argument, 0, O_RE}, {"glibc", required_argument, 0, O_GL},
-        {"quiet", no_argument, 0, 'q'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    enum {
+        O_ENV = 256,
+        O_IM,
+        O_EM,
+        O_ID,
+        O_ED,
+        O_IL,
+        O_EL,
+        O_IF,
+        O_EF,
+        O_HL,
+        O_BL,
+        O_MG,
+        O_AM,
+        O_RE,
+        O_GL
+    };
+    static const struct option lo[] = {{"catalog", required_argument, 0, 'c'},
+                                       {"env", required_argument, 0, O_ENV},
+                                       {"include-module", required_argument, 0, O_IM},
+                                       {"exclude-module", required_argument, 0, O_EM},
+                                       {"include-dist", required_argument, 0, O_ID},
+                                       {"exclude-dist", required_argument, 0, O_ED},
+                                       {"include-lib", required_argument, 0, O_IL},
+                                       {"exclude-lib", required_argument, 0, O_EL},
+                                       {"include-file", required_argument, 0, O_IF},
+                                       {"exclude-file", required_argument, 0, O_EF},
+                                       {"host-lib", required_argument, 0, O_HL},
+                                       {"bundle-lib", required_argument, 0, O_BL},
+                                       {"max-glibc", required_argument, 0, O_MG},
+                                       {"allow-missing", no_argument, 0, O_AM},
+                                       {"reanalyze", no_argument, 0, O_RE},
+                                       {"glibc", required_argument, 0, O_GL},
+                                       {"quiet", no_argument, 0, 'q'},
+                                       {"help", no_argument, 0, 'h'},
+                                       {0, 0, 0, 0}};
     int ch;
     while ((ch = getopt_long(argc, argv, "+c:qh", lo, NULL)) != -1) {
         switch (ch) {
-        case 'c': o.catalog = optarg; break;
-        case 'q': o.quiet = 1; break;
-        case 'h': usage(stdout); return 0;
-        case O_ENV: o.env = optarg; break;
-        case O_IM: vpush(&o.include_modules, optarg); break;
-        case O_EM: vpush(&o.exclude_modules, optarg); break;
-        case O_ID: vpush(&o.include_dists, optarg); break;
-        case O_ED: vpush(&o.exclude_dists, optarg); break;
-        case O_IL: vpush(&o.include_libs, optarg); break;
-        case O_EL: vpush(&o.exclude_libs, optarg); break;
-        case O_IF: vpush(&o.include_files, optarg); break;
-        case O_EF: vpush(&o.exclude_files, optarg); break;
-        case O_HL: vpush(&o.host_libs, optarg); break;
-        case O_BL: vpush(&o.bundle_libs, optarg); break;
-        case O_MG: o.max_glibc = optarg; break;
-        case O_AM: o.allow_missing = 1; break;
-        case O_RE: o.no_trace = 1; break;
-        case O_GL: glibc = optarg; break;
-        default: usage(stderr); return 2;
+        case 'c':
+            o.catalog = optarg;
+            break;
+        case 'q':
+            o.quiet = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case O_ENV:
+            o.env = optarg;
+            break;
+        case O_IM:
+            vpush(&o.include_modules, optarg);
+            break;
+        case O_EM:
+            vpush(&o.exclude_modules, optarg);
+            break;
+        case O_ID:
+            vpush(&o.include_dists, optarg);
+            break;
+        case O_ED:
+            vpush(&o.exclude_dists, optarg);
+            break;
+        case O_IL:
+            vpush(&o.include_libs, optarg);
+            break;
+        case O_EL:
+            vpush(&o.exclude_libs, optarg);
+            break;
+        case O_IF:
+            vpush(&o.include_files, optarg);
+            break;
+        case O_EF:
+            vpush(&o.exclude_files, optarg);
+            break;
+        case O_HL:
+            vpush(&o.host_libs, optarg);
+            break;
+        case O_BL:
+            vpush(&o.bundle_libs, optarg);
+            break;
+        case O_MG:
+            o.max_glibc = optarg;
+            break;
+        case O_AM:
+            o.allow_missing = 1;
+            break;
+        case O_RE:
+            o.no_trace = 1;
+            break;
+        case O_GL:
+            glibc = optarg;
+            break;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     if (!o.catalog || (optind >= argc && !o.no_trace)) {
@@ -328,7 +387,8 @@ int main(int argc, char **argv) {
     clock_gettime(CLOCK_MONOTONIC, &t1);
 
     {
-        char *cwd0 = getcwd(NULL, 0); /* kept out of the app folder */;
+        char *cwd0 = getcwd(NULL, 0); /* kept out of the app folder */
+        ;
         char *abs = o.catalog[0] == '/' ? pf_xstrdup(o.catalog) : pf_path_join(cwd0, o.catalog);
         o.catalog_real = pf_path_normalize(abs);
         free(abs);
@@ -400,11 +460,10 @@ int main(int argc, char **argv) {
         for (size_t i = 0; i < plan.n; i++) {
             pf_entry *e = plan.v[i];
             if (e->elf && e->info.max_glibc && pf_glibc_vercmp(e->info.max_glibc, o.max_glibc) > 0)
-                pf_buf_printf(&b, "%s%s (GLIBC_%s)", b.n ? ", " : "", e->dest,
-                              e->info.max_glibc);
+                pf_buf_printf(&b, "%s%s (GLIBC_%s)", b.n ? ", " : "", e->dest, e->info.max_glibc);
         }
-        pf_seterr(err, sizeof err, "--max-glibc %s: these files need newer: %s",
-                  o.max_glibc, (char *)b.p);
+        pf_seterr(err, sizeof err, "--max-glibc %s: these files need newer: %s", o.max_glibc,
+                  (char *)b.p);
         pf_buf_free(&b);
         r = -1;
     }
@@ -417,8 +476,8 @@ int main(int argc, char **argv) {
     } else {
         pf_catalog_exec(c, "DELETE FROM warnings", NULL, 0);
         sqlite3_stmt *st;
-        sqlite3_prepare_v2(c->db, "INSERT INTO warnings(kind, message) VALUES('analysis', ?)",
-                           -1, &st, NULL);
+        sqlite3_prepare_v2(c->db, "INSERT INTO warnings(kind, message) VALUES('analysis', ?)", -1,
+                           &st, NULL);
         for (size_t i = 0; i < plan.warnings.n; i++) {
             sqlite3_reset(st);
             sqlite3_bind_text(st, 1, plan.warnings.v[i], -1, SQLITE_STATIC);
@@ -445,8 +504,8 @@ int main(int argc, char **argv) {
                     if (plan.v[i]->type == 'f') {
                         files++;
                         struct stat sb;
-                        bytes += plan.v[i]->patch ? plan.v[i]->size
-                                 : plan.v[i]->data ? plan.v[i]->data_len
+                        bytes += plan.v[i]->patch                    ? plan.v[i]->size
+                                 : plan.v[i]->data                   ? plan.v[i]->data_len
                                  : stat(plan.v[i]->source, &sb) == 0 ? (uint64_t)sb.st_size
                                                                      : 0;
                     }

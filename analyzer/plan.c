@@ -150,9 +150,9 @@ void pf_plan_warn(pf_plan *p, const char *fmt, ...) {
 
 /* Folders that never belong in a dist: version control and tool caches. */
 int pf_excluded_name(const char *name) {
-    static const char *const names[] = {".git", ".hg", ".svn", ".tox", ".nox", ".pytest_cache",
-                                        ".mypy_cache", ".ruff_cache", ".eggs", ".venv",
-                                        "node_modules", NULL};
+    static const char *const names[] = {".git",  ".hg",           ".svn",         ".tox",
+                                        ".nox",  ".pytest_cache", ".mypy_cache",  ".ruff_cache",
+                                        ".eggs", ".venv",         "node_modules", NULL};
     for (int i = 0; names[i]; i++)
         if (strcmp(name, names[i]) == 0)
             return 1;

@@ -17,8 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -40,8 +40,11 @@ static void unlock(void) {
 static size_t put(char *buf, size_t n, size_t cap, const char *s) {
     for (; s && *s && n + 2 < cap; s++) {
         char c = *s;
-        const char *e = c == '\\' ? "\\\\" : c == '\t' ? "\\t" : c == '\n' ? "\\n"
-                      : c == '\r' ? "\\r" : NULL;
+        const char *e = c == '\\'   ? "\\\\"
+                        : c == '\t' ? "\\t"
+                        : c == '\n' ? "\\n"
+                        : c == '\r' ? "\\r"
+                                    : NULL;
         if (e) {
             buf[n++] = e[0];
             buf[n++] = e[1];
@@ -69,8 +72,8 @@ static int new_log(const char *dir, char *path, size_t cap) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     snprintf(path, cap, "%s/c-%d-%lld%09ld.rec", dir, (int)pid, (long long)ts.tv_sec, ts.tv_nsec);
-    int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-                          0644);
+    int fd =
+        (int)syscall(SYS_openat, AT_FDCWD, path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd < 0)
         return -1;
     int hi = (int)syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, 900);
@@ -84,8 +87,8 @@ static int new_log(const char *dir, char *path, size_t cap) {
     if (syscall(SYS_getcwd, cwd, sizeof cwd) < 0)
         cwd[0] = 0;
     char line[9000];
-    size_t n = (size_t)snprintf(line, sizeof line, "P\t%d\t%d\t", (int)pid,
-                                (int)syscall(SYS_getppid));
+    size_t n =
+        (size_t)snprintf(line, sizeof line, "P\t%d\t%d\t", (int)pid, (int)syscall(SYS_getppid));
     n = put(line, n, sizeof line, cwd);
     line[n++] = '\t';
     n = put(line, n, sizeof line, exe);
@@ -243,9 +246,9 @@ static void exec_record(const char *file, char *const argv[], int search) {
 }
 
 /* The next definition of name (libc's), looked up once. */
-#define REAL(name)                                                                             \
-    static __typeof__(name) *real_##name;                                                      \
-    if (!real_##name)                                                                          \
+#define REAL(name)                                                                                 \
+    static __typeof__(name) *real_##name;                                                          \
+    if (!real_##name)                                                                              \
         real_##name = (__typeof__(name) *)dlsym(RTLD_NEXT, #name);
 
 static mode_t mode_arg(int flags, va_list ap) {

@@ -15,10 +15,10 @@ typedef struct walk_ctx {
     pf_plan *plan;
     const char *origin;
     const char *reason;
-    const char *cache_tag;   /* "cpython-311": keeps only our own bytecode */
-    const pf_strv *traced;   /* traced files: they override exclusions */
-    int stdlib;              /* apply the stdlib's exclusions */
-    int app;                 /* apply the app's exclusions (nested envs) */
+    const char *cache_tag; /* "cpython-311": keeps only our own bytecode */
+    const pf_strv *traced; /* traced files: they override exclusions */
+    int stdlib;            /* apply the stdlib's exclusions */
+    int app;               /* apply the app's exclusions (nested envs) */
     const pf_opts *opts;
 } walk_ctx;
 
@@ -32,8 +32,7 @@ static int traced_under(const pf_strv *traced, const char *dir) {
 /* The stdlib's own test suites, IDLE, turtledemo, ensurepip's wheels and the
  * static-library config folder stay out unless something under them ran. */
 static int stdlib_skip_dir(const char *name, int depth) {
-    if (strcmp(name, "test") == 0 || strcmp(name, "tests") == 0 ||
-        strcmp(name, "idle_test") == 0)
+    if (strcmp(name, "test") == 0 || strcmp(name, "tests") == 0 || strcmp(name, "idle_test") == 0)
         return 1;
     if (depth == 0 && (strcmp(name, "idlelib") == 0 || strcmp(name, "turtledemo") == 0 ||
                        strcmp(name, "site-packages") == 0 || strcmp(name, "dist-packages") == 0 ||
@@ -70,8 +69,8 @@ static void walk(walk_ctx *w, const char *src, const char *dest, int depth) {
         char *s = pf_path_join(src, name), *t = pf_path_join(dest, name);
         struct stat st;
         if (stat(s, &st) != 0 || pf_excluded_name(name) ||
-            (w->opts->catalog_real && strncmp(s, w->opts->catalog_real,
-                                              strlen(w->opts->catalog_real)) == 0)) {
+            (w->opts->catalog_real &&
+             strncmp(s, w->opts->catalog_real, strlen(w->opts->catalog_real)) == 0)) {
             /* the catalog itself and its temporary copies */
             free(s);
             free(t);
@@ -125,21 +124,21 @@ static void add_pyc(pf_plan *p, const char *src_py, const char *dest_py, const c
 /* ---- distributions of one site folder ---- */
 
 typedef struct dist {
-    char *name;       /* normalized project name */
-    char *meta;       /* the .dist-info / .egg-info folder name */
-    pf_strv files;    /* paths relative to the site folder */
-    pf_strv tops;     /* top_level.txt */
+    char *name;    /* normalized project name */
+    char *meta;    /* the .dist-info / .egg-info folder name */
+    pf_strv files; /* paths relative to the site folder */
+    pf_strv tops;  /* top_level.txt */
     int used;
     char *why;
 } dist;
 
 typedef struct site {
     char *path;
-    int index;        /* pN, 0 until something of it is used */
+    int index; /* pN, 0 until something of it is used */
     int is_zip;
     dist **d;
     size_t nd;
-    pf_strmap owner;  /* relative file -> dist */
+    pf_strmap owner; /* relative file -> dist */
     int loaded;
 } site;
 
@@ -310,8 +309,11 @@ static void add_rel(pyctx *c, site *s, const char *rel, const char *reason, cons
     char *src = pf_path_join(s->path, rel), *dst = pf_path_join(base, rel);
     struct stat st;
     if (stat(src, &st) == 0 && S_ISDIR(st.st_mode)) {
-        walk_ctx w = {.plan = c->plan, .origin = origin, .reason = reason,
-                      .cache_tag = c->cache_tag, .opts = c->opts};
+        walk_ctx w = {.plan = c->plan,
+                      .origin = origin,
+                      .reason = reason,
+                      .cache_tag = c->cache_tag,
+                      .opts = c->opts};
         walk(&w, src, dst, 0);
     } else if (pf_plan_add_file(c->plan, dst, src, reason, origin)) {
         add_pyc(c->plan, src, dst, c->cache_tag, reason, origin);
@@ -341,7 +343,7 @@ static void use_dist(pyctx *c, site *s, dist *x, const char *why) {
         free(dst);
     }
     add_rel(c, s, x->meta, reason, origin); /* the whole metadata folder */
-    if (!x->files.n) { /* no file list (Debian): its top-level names whole */
+    if (!x->files.n) {                      /* no file list (Debian): its top-level names whole */
         for (size_t i = 0; i < x->tops.n; i++) {
             DIR *d = opendir(s->path);
             struct dirent *de;
@@ -414,8 +416,8 @@ static site *site_of(pyctx *c, const char *file) {
 }
 
 static int is_system_bin(const char *dir) {
-    static const char *const bins[] = {"/", "/bin", "/usr/bin", "/usr/local/bin", "/sbin",
-                                       "/usr/sbin", "/usr", "/tmp", NULL};
+    static const char *const bins[] = {
+        "/", "/bin", "/usr/bin", "/usr/local/bin", "/sbin", "/usr/sbin", "/usr", "/tmp", NULL};
     for (int i = 0; bins[i]; i++)
         if (strcmp(dir, bins[i]) == 0)
             return 1;
@@ -558,8 +560,8 @@ int pf_plan_python(pf_plan *plan, pf_facts *f, pf_proc **procs, size_t nprocs, c
     /* interpreter: bin/ beside lib/, so getpath finds the landmarks */
     char *exe_name = pf_xstrdup(pf_path_basename(e->exe));
     plan->python_dest = pf_xasprintf("python/bin/%s", exe_name);
-    pf_entry *pe = pf_plan_add_file(plan, plan->python_dest, e->exe, "the base interpreter",
-                                    "interpreter");
+    pf_entry *pe =
+        pf_plan_add_file(plan, plan->python_dest, e->exe, "the base interpreter", "interpreter");
     if (pe)
         pe->program = 1;
     if (strcmp(exe_name, "python3"))
@@ -572,8 +574,13 @@ int pf_plan_python(pf_plan *plan, pf_facts *f, pf_proc **procs, size_t nprocs, c
                         ? pf_path_relative(base_prefix, stdlib)
                         : pf_xasprintf("lib/%s", pf_path_basename(stdlib));
     char *std_dest = pf_path_join("python", std_rel);
-    walk_ctx w = {.plan = plan, .origin = "stdlib", .reason = "the standard library",
-                  .cache_tag = tag, .traced = &traced, .stdlib = 1, .opts = o};
+    walk_ctx w = {.plan = plan,
+                  .origin = "stdlib",
+                  .reason = "the standard library",
+                  .cache_tag = tag,
+                  .traced = &traced,
+                  .stdlib = 1,
+                  .opts = o};
     walk(&w, stdlib, std_dest, 0);
 
     /* lib-dynload: the exec_prefix half; merged under the same prefix */
@@ -587,8 +594,12 @@ int pf_plan_python(pf_plan *plan, pf_facts *f, pf_proc **procs, size_t nprocs, c
                          ? pf_path_relative(base_exec, platstdlib)
                          : pf_xstrdup(std_rel);
     char *dyn_dest = pf_xasprintf("python/%s/lib-dynload", plat_rel);
-    walk_ctx wd = {.plan = plan, .origin = "lib-dynload", .reason = "the standard library's"
-                   " extension modules", .cache_tag = tag, .opts = o};
+    walk_ctx wd = {.plan = plan,
+                   .origin = "lib-dynload",
+                   .reason = "the standard library's"
+                             " extension modules",
+                   .cache_tag = tag,
+                   .opts = o};
     walk(&wd, dyn, dyn_dest, 0);
 
     /* where pyfarm.pth goes: the base interpreter's first site folder */
@@ -646,8 +657,12 @@ int pf_plan_python(pf_plan *plan, pf_facts *f, pf_proc **procs, size_t nprocs, c
     pf_strmap reach = {0};
     int reach_active = compute_reach(procs, nprocs, app_walk ? app_root : NULL, &reach);
     if (app_root && app_walk && !is_system_bin(app_root)) {
-        walk_ctx wa = {.plan = plan, .origin = "app", .reason = "the app's folder",
-                       .cache_tag = tag, .app = 1, .opts = o};
+        walk_ctx wa = {.plan = plan,
+                       .origin = "app",
+                       .reason = "the app's folder",
+                       .cache_tag = tag,
+                       .app = 1,
+                       .opts = o};
         walk(&wa, app_root, "app", 0);
     }
 
@@ -700,8 +715,8 @@ int pf_plan_python(pf_plan *plan, pf_facts *f, pf_proc **procs, size_t nprocs, c
                     s = site_of(&c, file);
                 }
                 if (s) {
-                    char *why = pf_xasprintf("imported module %s (process %d)",
-                                             p->mod_names.v[j], p->pid);
+                    char *why =
+                        pf_xasprintf("imported module %s (process %d)", p->mod_names.v[j], p->pid);
                     use_file(&c, s, r, why);
                     free(why);
                 } else if (app_root && pf_path_is_under(r, app_root)) {
@@ -709,8 +724,7 @@ int pf_plan_python(pf_plan *plan, pf_facts *f, pf_proc **procs, size_t nprocs, c
                     pf_plan_add_file(plan, d, r, "imported from the app's folder", "app");
                     free(rel);
                     free(d);
-                } else if (!pf_path_is_under(r, base_prefix) &&
-                           !pf_path_is_under(r, base_exec)) {
+                } else if (!pf_path_is_under(r, base_prefix) && !pf_path_is_under(r, base_exec)) {
                     pf_plan_warn(plan, "%s: imported (module %s) from outside sys.path; left out",
                                  r, p->mod_names.v[j]);
                 }
@@ -749,8 +763,8 @@ int pf_plan_python(pf_plan *plan, pf_facts *f, pf_proc **procs, size_t nprocs, c
             while (d && !found && (de = readdir(d))) {
                 size_t tl = strlen(top);
                 if (strncmp(de->d_name, top, tl) != 0 ||
-                    (de->d_name[tl] && de->d_name[tl] != '.') ||
-                    strstr(de->d_name, ".dist-info") || strstr(de->d_name, ".egg-info"))
+                    (de->d_name[tl] && de->d_name[tl] != '.') || strstr(de->d_name, ".dist-info") ||
+                    strstr(de->d_name, ".egg-info"))
                     continue;
                 char *path = pf_path_join(c.sites[i].path, de->d_name);
                 use_file(&c, &c.sites[i], path, why);
@@ -765,8 +779,8 @@ int pf_plan_python(pf_plan *plan, pf_facts *f, pf_proc **procs, size_t nprocs, c
             found = access(p, F_OK) == 0 || access(py, F_OK) == 0;
             if (access(p, F_OK) == 0) { /* a stdlib package left out (tests, idlelib) */
                 char *d = pf_path_join(std_dest, top);
-                walk_ctx wi = {.plan = plan, .origin = "stdlib", .reason = why, .cache_tag = tag,
-                               .opts = o};
+                walk_ctx wi = {
+                    .plan = plan, .origin = "stdlib", .reason = why, .cache_tag = tag, .opts = o};
                 walk(&wi, p, d, 0);
                 free(d);
             }

@@ -66,8 +66,8 @@ static int write_deps(pf_catalog *c, pf_plan *plan, char *err, size_t errlen) {
     if (pf_catalog_exec(c, "DELETE FROM deps", err, errlen))
         return -1;
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(c->db, "INSERT OR REPLACE INTO deps VALUES(?,?,?,?,?)", -1, &st,
-                           NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(c->db, "INSERT OR REPLACE INTO deps VALUES(?,?,?,?,?)", -1, &st, NULL) !=
+        SQLITE_OK) {
         pf_seterr(err, errlen, "%s: %s", c->path, sqlite3_errmsg(c->db));
         return -1;
     }
@@ -113,8 +113,13 @@ int pf_tree_write(pf_catalog *c, pf_plan *plan, const pf_opts *opts, char *err, 
     size_t cap = plan->n * 2 + 16, nn = 0;
     pf_node *nodes = pf_xcalloc(cap, sizeof *nodes);
     pf_strmap dirs = {0};
-    nodes[nn++] = (pf_node){.id = 1, .parent = 0, .path = pf_xstrdup(""), .name = pf_xstrdup(""),
-                            .type = 'd', .mode = 0755, .mtime = now};
+    nodes[nn++] = (pf_node){.id = 1,
+                            .parent = 0,
+                            .path = pf_xstrdup(""),
+                            .name = pf_xstrdup(""),
+                            .type = 'd',
+                            .mode = 0755,
+                            .mtime = now};
     pf_strmap_put(&dirs, "", (void *)(intptr_t)1);
     int64_t next_id = 2;
     for (size_t i = 0; i < plan->n; i++) {
@@ -131,9 +136,13 @@ int pf_tree_write(pf_catalog *c, pf_plan *plan, const pf_opts *opts, char *err, 
                 if (nn == cap)
                     nodes = pf_xrealloc(nodes, (cap *= 2) * sizeof *nodes);
                 id = (intptr_t)next_id++;
-                nodes[nn++] = (pf_node){.id = id, .parent = parent, .path = pf_xstrdup(p),
-                                        .name = pf_xstrdup(pf_path_basename(p)), .type = 'd',
-                                        .mode = 0755, .mtime = now};
+                nodes[nn++] = (pf_node){.id = id,
+                                        .parent = parent,
+                                        .path = pf_xstrdup(p),
+                                        .name = pf_xstrdup(pf_path_basename(p)),
+                                        .type = 'd',
+                                        .mode = 0755,
+                                        .mtime = now};
                 pf_strmap_put(&dirs, p, (void *)id);
             }
             parent = id;

@@ -68,8 +68,8 @@ static int check_identity(pf_catalog *c, char *err, size_t errlen) {
     free(v);
     if (ver > PF_SCHEMA_VERSION) {
         pf_seterr(err, errlen,
-                  "%s: catalog schema version %ld is newer than this pyfarm supports (%d)",
-                  c->path, ver, PF_SCHEMA_VERSION);
+                  "%s: catalog schema version %ld is newer than this pyfarm supports (%d)", c->path,
+                  ver, PF_SCHEMA_VERSION);
         return -1;
     }
     if (ver < 1) {
@@ -156,8 +156,7 @@ int pf_catalog_exec(pf_catalog *c, const char *sql, char *err, size_t errlen) {
 char *pf_catalog_meta_get(pf_catalog *c, const char *key) {
     sqlite3_stmt *st = NULL;
     char *v = NULL;
-    if (sqlite3_prepare_v2(c->db, "SELECT value FROM meta WHERE key=?", -1, &st, NULL) !=
-        SQLITE_OK)
+    if (sqlite3_prepare_v2(c->db, "SELECT value FROM meta WHERE key=?", -1, &st, NULL) != SQLITE_OK)
         return NULL;
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
     if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))

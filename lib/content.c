@@ -4,8 +4,8 @@
 #include "pyfarm/content.h"
 
 #include <errno.h>
-#include <stdlib.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -86,8 +86,7 @@ void pf_content_close(pf_content *c) {
     c->has_patch = 0;
 }
 
-int pf_content_stream(const pf_node *n, pf_content_sink sink, void *ctx, char *err,
-                      size_t errlen) {
+int pf_content_stream(const pf_node *n, pf_content_sink sink, void *ctx, char *err, size_t errlen) {
     pf_content c;
     if (pf_content_open(n, &c, err, errlen) != 0)
         return -1;

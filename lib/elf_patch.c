@@ -126,8 +126,8 @@ static int cmp_overlay(const void *a, const void *b) {
  * (a large library's .dynstr is megabytes of symbol names: it must not
  * become literal bytes), then the new strings. */
 static uint8_t *build_blob(const img *m, overlays *ov, uint64_t seg_off, const Elf64_Dyn *dyn,
-                           size_t dyn_bytes, uint64_t strtab_off, uint64_t strsz,
-                           const pf_buf *tab, size_t *blob_len) {
+                           size_t dyn_bytes, uint64_t strtab_off, uint64_t strsz, const pf_buf *tab,
+                           size_t *blob_len) {
     qsort(ov->v, ov->n, sizeof *ov->v, cmp_overlay);
     pf_patch_builder b;
     pf_pb_init(&b);
@@ -207,19 +207,31 @@ int pf_elf_patch(const char *path, const pf_elf_edit *edit, uint8_t **blob, size
     }
     const Elf64_Dyn *dyn = (const Elf64_Dyn *)(m.p + pd->p_offset);
     size_t ndyn = 0, maxdyn = pd->p_filesz / sizeof(Elf64_Dyn);
-    uint64_t strtab_va = 0, strsz = 0, verneed_va = 0, verneednum = 0, verdef_va = 0,
-             verdefnum = 0;
+    uint64_t strtab_va = 0, strsz = 0, verneed_va = 0, verneednum = 0, verdef_va = 0, verdefnum = 0;
     const char *old_rpath = NULL, *old_runpath = NULL, *old_soname = NULL;
     while (ndyn < maxdyn && dyn[ndyn].d_tag != DT_NULL) {
         const Elf64_Dyn *d = &dyn[ndyn++];
         switch (d->d_tag) {
-        case DT_STRTAB: strtab_va = d->d_un.d_ptr; break;
-        case DT_STRSZ: strsz = d->d_un.d_val; break;
-        case DT_VERNEED: verneed_va = d->d_un.d_ptr; break;
-        case DT_VERNEEDNUM: verneednum = d->d_un.d_val; break;
-        case DT_VERDEF: verdef_va = d->d_un.d_ptr; break;
-        case DT_VERDEFNUM: verdefnum = d->d_un.d_val; break;
-        default: break;
+        case DT_STRTAB:
+            strtab_va = d->d_un.d_ptr;
+            break;
+        case DT_STRSZ:
+            strsz = d->d_un.d_val;
+            break;
+        case DT_VERNEED:
+            verneed_va = d->d_un.d_ptr;
+            break;
+        case DT_VERNEEDNUM:
+            verneednum = d->d_un.d_val;
+            break;
+        case DT_VERDEF:
+            verdef_va = d->d_un.d_ptr;
+            break;
+        case DT_VERDEFNUM:
+            verdefnum = d->d_un.d_val;
+            break;
+        default:
+            break;
         }
     }
     uint64_t strtab_off;
@@ -304,9 +316,14 @@ int pf_elf_patch(const char *path, const pf_elf_edit *edit, uint8_t **blob, size
      * last PT_LOAD; PT_DYNAMIC points at the new array */
     size_t phn = m.eh->e_phnum;
     ph_new = pf_xmalloc(phn * sizeof *ph_new);
-    Elf64_Phdr load = {.p_type = PT_LOAD, .p_flags = PF_R | PF_W, .p_offset = seg_off,
-                       .p_vaddr = seg_va, .p_paddr = seg_va, .p_filesz = seg_len,
-                       .p_memsz = seg_len, .p_align = PAGE};
+    Elf64_Phdr load = {.p_type = PT_LOAD,
+                       .p_flags = PF_R | PF_W,
+                       .p_offset = seg_off,
+                       .p_vaddr = seg_va,
+                       .p_paddr = seg_va,
+                       .p_filesz = seg_len,
+                       .p_memsz = seg_len,
+                       .p_align = PAGE};
     size_t k = 0;
     for (size_t i = 0; i < phn; i++) {
         if ((int)i == note_i)

@@ -121,8 +121,8 @@ int pf_patch_decode(const void *blob, size_t len, pf_patch *out, char *err, size
         return -1;
     }
     uint64_t size = get_u64(p + 4);
-    uint32_t count = (uint32_t)p[12] | (uint32_t)p[13] << 8 | (uint32_t)p[14] << 16 |
-                     (uint32_t)p[15] << 24;
+    uint32_t count =
+        (uint32_t)p[12] | (uint32_t)p[13] << 8 | (uint32_t)p[14] << 16 | (uint32_t)p[15] << 24;
     /* each extent takes at least 9 bytes: reject counts the blob cannot hold */
     if (count > (len - 16) / 9) {
         pf_seterr(err, errlen, "patch: extent count %u exceeds the blob", count);
@@ -214,8 +214,8 @@ ssize_t pf_patch_pread(const pf_patch *p, int src_fd, void *buf, size_t len, uin
         } else {
             size_t got = 0;
             while (got < k) {
-                ssize_t r = pread(src_fd, dst + done + got, k - got,
-                                  (off_t)(e->src_off + in + got));
+                ssize_t r =
+                    pread(src_fd, dst + done + got, k - got, (off_t)(e->src_off + in + got));
                 if (r < 0 && errno == EINTR)
                     continue;
                 if (r <= 0) { /* the source is shorter than the patch expects */

@@ -10,8 +10,9 @@ step() { printf '\n=== %s ===\n' "$*"; }
 step "set-up and build"
 bash tests/setup.sh
 
-step "lint: cppcheck and clang-tidy"
+step "lint: clang-format, cppcheck and clang-tidy"
 srcs=$(ls lib/*.c analyzer/*.c fs/*.c tools/*.c)
+clang-format --dry-run -Werror $srcs analyzer/*.h fs/*.h tools/*.h include/pyfarm/*.h tests/unit/*.c
 cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability --std=c11 \
   --inline-suppr -D_GNU_SOURCE -Iinclude $srcs
 clang-tidy --quiet $srcs -- -std=c17 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Iinclude \

@@ -34,19 +34,19 @@ int pf_catalog_meta_set(pf_catalog *c, const char *key, const char *value);
  * as for generated files like run.sh). */
 typedef struct pf_node {
     int64_t id;
-    int64_t parent;     /* 0 for the root, whose id is always 1 (FUSE_ROOT_ID) */
-    char *path;         /* "" for the root, else "a/b/c" relative */
+    int64_t parent; /* 0 for the root, whose id is always 1 (FUSE_ROOT_ID) */
+    char *path;     /* "" for the root, else "a/b/c" relative */
     char *name;
     char type;
-    uint32_t mode;      /* permission bits only */
-    uint64_t size;      /* bytes of the output */
-    int64_t mtime;      /* seconds; the source's, or the catalog's time */
-    char *source;       /* absolute source path or NULL */
-    uint64_t src_size;  /* expected source size (checked before serving) */
+    uint32_t mode;     /* permission bits only */
+    uint64_t size;     /* bytes of the output */
+    int64_t mtime;     /* seconds; the source's, or the catalog's time */
+    char *source;      /* absolute source path or NULL */
+    uint64_t src_size; /* expected source size (checked before serving) */
     int64_t src_mtime_ns;
-    char *target;       /* symlink target */
-    char *sha256;       /* of the output bytes */
-    uint8_t *patch;     /* extents blob or NULL */
+    char *target;   /* symlink target */
+    char *sha256;   /* of the output bytes */
+    uint8_t *patch; /* extents blob or NULL */
     size_t patch_len;
 } pf_node;
 
@@ -66,8 +66,8 @@ int pf_tree_each(pf_catalog *c, int64_t parent, pf_tree_cb cb, void *ctx);
 /* For callers that keep their own prepared statements (pfmount keeps one
  * set per thread): select PF_NODE_COLS and decode a row with
  * pf_node_from_row, so that the column mapping lives in one place. */
-#define PF_NODE_COLS                                                                           \
-    "id, parent, path, name, type, mode, size, mtime, source, src_size, src_mtime_ns, target, " \
+#define PF_NODE_COLS                                                                               \
+    "id, parent, path, name, type, mode, size, mtime, source, src_size, src_mtime_ns, target, "    \
     "sha256, patch"
 void pf_node_from_row(sqlite3_stmt *st, pf_node *out);
 

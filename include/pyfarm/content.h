@@ -13,7 +13,7 @@
 #include "pyfarm/extents.h"
 
 typedef struct pf_content {
-    int fd;          /* source, or -1 when the file is all literal */
+    int fd; /* source, or -1 when the file is all literal */
     int has_patch;
     pf_patch patch;
     uint64_t size;
@@ -26,7 +26,6 @@ void pf_content_close(pf_content *c);
 /* The whole file, in order, to sink in chunks of up to 1 MiB (sink returns
  * non-zero to stop: that is an error). Errors name the file and the reason. */
 typedef int (*pf_content_sink)(void *ctx, const void *buf, size_t n);
-int pf_content_stream(const pf_node *n, pf_content_sink sink, void *ctx, char *err,
-                      size_t errlen);
+int pf_content_stream(const pf_node *n, pf_content_sink sink, void *ctx, char *err, size_t errlen);
 
 #endif

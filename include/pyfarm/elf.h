@@ -12,8 +12,8 @@
 #include "pyfarm/util.h"
 
 typedef struct pf_elf_info {
-    int elfclass;     /* ELFCLASS32 / ELFCLASS64 */
-    int machine;      /* e_machine */
+    int elfclass; /* ELFCLASS32 / ELFCLASS64 */
+    int machine;  /* e_machine */
     int osabi;
     int type;         /* ET_EXEC / ET_DYN */
     int has_dynamic;  /* 0 for static executables */
@@ -41,9 +41,9 @@ int pf_glibc_vercmp(const char *a, const char *b);
 
 /* What to change. Every field is optional. */
 typedef struct pf_elf_edit {
-    const char *rpath;         /* new DT_RPATH; removes DT_RUNPATH. "" removes both */
-    int set_rpath;             /* apply rpath above */
-    const char *soname;        /* new DT_SONAME (only if one exists) */
+    const char *rpath;              /* new DT_RPATH; removes DT_RUNPATH. "" removes both */
+    int set_rpath;                  /* apply rpath above */
+    const char *soname;             /* new DT_SONAME (only if one exists) */
     const char *const *needed_from; /* DT_NEEDED renames, parallel arrays */
     const char *const *needed_to;
     size_t n_renames;

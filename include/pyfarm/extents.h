@@ -19,7 +19,7 @@
 enum { PF_EXT_COPY = 0, PF_EXT_LIT = 1 };
 
 typedef struct pf_extent {
-    uint64_t out_off;   /* where this extent starts in the output */
+    uint64_t out_off; /* where this extent starts in the output */
     uint64_t len;
     uint64_t src_off;   /* PF_EXT_COPY only */
     const uint8_t *lit; /* PF_EXT_LIT only: points into the decoded blob */
@@ -57,8 +57,7 @@ typedef struct pf_overlay {
     uint64_t len;
     const uint8_t *data;
 } pf_overlay;
-uint8_t *pf_patch_from_overlays(uint64_t src_size, pf_overlay *ov, size_t n,
-                                size_t *blob_len);
+uint8_t *pf_patch_from_overlays(uint64_t src_size, pf_overlay *ov, size_t n, size_t *blob_len);
 
 int pf_patch_decode(const void *blob, size_t len, pf_patch *out, char *err, size_t errlen);
 void pf_patch_free(pf_patch *p);

@@ -26,8 +26,8 @@ typedef struct pf_strv {
     char **v;
     size_t n, cap;
 } pf_strv;
-void pf_strv_push(pf_strv *sv, const char *s);     /* copies s */
-void pf_strv_push_own(pf_strv *sv, char *s);       /* takes s */
+void pf_strv_push(pf_strv *sv, const char *s); /* copies s */
+void pf_strv_push_own(pf_strv *sv, char *s);   /* takes s */
 int pf_strv_contains(const pf_strv *sv, const char *s);
 void pf_strv_sort(pf_strv *sv); /* bytewise order, as strcmp */
 void pf_strv_free(pf_strv *sv);
@@ -44,12 +44,12 @@ void pf_buf_printf(pf_buf *b, const char *fmt, ...) __attribute__((format(printf
 void pf_buf_free(pf_buf *b);
 
 /* Paths. */
-char *pf_path_join(const char *a, const char *b);    /* a/b, no doubled slash */
-char *pf_path_dirname(const char *p);                /* "/a/b" -> "/a" */
+char *pf_path_join(const char *a, const char *b); /* a/b, no doubled slash */
+char *pf_path_dirname(const char *p);             /* "/a/b" -> "/a" */
 const char *pf_path_basename(const char *p);
 char *pf_path_relative(const char *from_dir, const char *to); /* both absolute, normalized */
-char *pf_path_normalize(const char *p);              /* lexical: removes . and .. */
-int pf_path_is_under(const char *p, const char *dir); /* p == dir or p starts with dir/ */
+char *pf_path_normalize(const char *p);                       /* lexical: removes . and .. */
+int pf_path_is_under(const char *p, const char *dir);         /* p == dir or p starts with dir/ */
 int pf_mkdirs(const char *path, unsigned mode);
 int pf_rm_rf(const char *path); /* rm -rf: temporary folders on error paths */
 

@@ -2,8 +2,6 @@
  * paths, files with their source's identity (size, mtime) and patch, and
  * the sha256 of every output (computed in parallel, through the same
  * content reader that pfmount and pfexport use). */
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -12,15 +10,7 @@
 
 #include "analyze.h"
 #include "pyfarm/content.h"
-
-typedef struct hashjob {
-    pf_node *nodes;
-    size_t n;
-    atomic_size_t next;
-    atomic_int failed;
-    char err[PF_ERRLEN];
-    pthread_mutex_t lock;
-} hashjob;
+#include "pyfarm/parallel.h"
 
 static int sha_sink(void *ctx, const void *buf, size_t n) {
     pf_sha256_update(ctx, buf, n);
@@ -43,21 +33,9 @@ static int hash_node(pf_node *n, char *err, size_t errlen) {
     return 0;
 }
 
-static void *hash_worker(void *arg) {
-    hashjob *j = arg;
-    char err[PF_ERRLEN];
-    for (;;) {
-        size_t i = atomic_fetch_add(&j->next, 1);
-        if (i >= j->n || atomic_load(&j->failed))
-            break;
-        if (j->nodes[i].type == 'f' && hash_node(&j->nodes[i], err, sizeof err) != 0) {
-            pthread_mutex_lock(&j->lock);
-            if (!atomic_exchange(&j->failed, 1))
-                snprintf(j->err, sizeof j->err, "%s", err);
-            pthread_mutex_unlock(&j->lock);
-        }
-    }
-    return NULL;
+static int hash_item(void *ctx, size_t i, char *err, size_t errlen) {
+    pf_node *n = (pf_node *)ctx + i;
+    return n->type == 'f' ? hash_node(n, err, errlen) : 0;
 }
 
 /* The dependency graph, by dist path (edges recorded before programs moved
@@ -193,20 +171,8 @@ int pf_tree_write(pf_catalog *c, pf_plan *plan, const pf_opts *opts, char *err, 
         nn++;
     }
     /* hashes, in parallel */
-    hashjob j = {.nodes = nodes, .n = nn};
-    pthread_mutex_init(&j.lock, NULL);
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    int nt = ncpu > 1 ? (int)(ncpu > 8 ? 8 : ncpu) : 1;
-    pthread_t th[8];
-    for (int t = 0; t < nt; t++)
-        pthread_create(&th[t], NULL, hash_worker, &j);
-    for (int t = 0; t < nt; t++)
-        pthread_join(th[t], NULL);
-    pthread_mutex_destroy(&j.lock);
-    if (j.failed) {
-        pf_seterr(err, errlen, "%s", j.err);
+    if (pf_parallel_for(nn, hash_item, nodes, err, errlen) != 0)
         goto fail;
-    }
     for (size_t i = 0; i < nn; i++) {
         pf_entry *e = i ? pf_strmap_get(&plan->by_dest, nodes[i].path) : NULL;
         const char *reason = e ? e->reason : "folder";

@@ -6,8 +6,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -18,6 +16,7 @@
 #include "archive.h"
 #include "pyfarm/catalog.h"
 #include "pyfarm/content.h"
+#include "pyfarm/parallel.h"
 
 typedef struct nodes {
     pf_node *v;
@@ -56,44 +55,28 @@ static int archive_sink(void *ctx, const void *buf, size_t n) {
 typedef struct job {
     nodes *ns;
     const char *root;
-    atomic_size_t next;
-    atomic_int failed;
-    char err[PF_ERRLEN];
-    pthread_mutex_t lock;
 } job;
 
-static void fail(job *j, const char *msg) {
-    pthread_mutex_lock(&j->lock);
-    if (!atomic_exchange(&j->failed, 1))
-        snprintf(j->err, sizeof j->err, "%s", msg);
-    pthread_mutex_unlock(&j->lock);
-}
-
-static void *file_worker(void *arg) {
-    job *j = arg;
-    char err[PF_ERRLEN];
-    for (;;) {
-        size_t i = atomic_fetch_add(&j->next, 1);
-        if (i >= j->ns->n || atomic_load(&j->failed))
-            return NULL;
-        pf_node *n = &j->ns->v[i];
-        if (n->type != 'f')
-            continue;
-        char *p = pf_path_join(j->root, n->path);
-        int fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        if (fd < 0) {
-            snprintf(err, sizeof err, "%s: %s", p, strerror(errno));
-            fail(j, err);
-        } else {
-            if (pf_content_stream(n, write_all, &fd, err, sizeof err) != 0)
-                fail(j, err);
-            fchmod(fd, n->mode & 07777);
-            struct timespec ts[2] = {{n->mtime, 0}, {n->mtime, 0}};
-            futimens(fd, ts);
-            close(fd);
-        }
+/* One file of the export: written, then its mode and time. */
+static int write_item(void *ctx, size_t i, char *err, size_t errlen) {
+    job *j = ctx;
+    pf_node *n = &j->ns->v[i];
+    if (n->type != 'f')
+        return 0;
+    char *p = pf_path_join(j->root, n->path);
+    int fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        pf_seterr(err, errlen, "%s: %s", p, strerror(errno));
         free(p);
+        return -1;
     }
+    free(p);
+    int r = pf_content_stream(n, write_all, &fd, err, errlen);
+    fchmod(fd, n->mode & 07777);
+    struct timespec ts[2] = {{n->mtime, 0}, {n->mtime, 0}};
+    futimens(fd, ts);
+    close(fd);
+    return r;
 }
 
 static int export_dir(nodes *ns, const char *root, char *err, size_t errlen) {
@@ -117,20 +100,8 @@ static int export_dir(nodes *ns, const char *root, char *err, size_t errlen) {
         free(p);
     }
     job j = {.ns = ns, .root = root};
-    pthread_mutex_init(&j.lock, NULL);
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    int nt = ncpu < 1 ? 1 : ncpu > 8 ? 8 : (int)ncpu;
-    nt = nt < 2 ? 2 : nt; /* overlap I/O even on one core */
-    pthread_t th[8];
-    for (int t = 0; t < nt; t++)
-        pthread_create(&th[t], NULL, file_worker, &j);
-    for (int t = 0; t < nt; t++)
-        pthread_join(th[t], NULL);
-    pthread_mutex_destroy(&j.lock);
-    if (j.failed) {
-        pf_seterr(err, errlen, "%s", j.err);
+    if (pf_parallel_for(ns->n, write_item, &j, err, errlen) != 0)
         return -1;
-    }
     for (size_t i = ns->n; i-- > 0;) {
         pf_node *n = &ns->v[i];
         char *p = pf_path_join(root, n->path);

@@ -103,8 +103,8 @@ static int ingest_file(pf_catalog *c, const char *path, int python, int64_t run_
 
 int pf_ingest_dir(pf_catalog *c, const char *dir, int64_t run_id, int *nproc, char *err,
                   size_t errlen) {
-    DIR *d = opendir(dir);
-    if (!d) {
+    pf_strv names = {0}; /* sorted: the same catalog for the same records */
+    if (pf_list_dir(dir, &names) != 0) {
         pf_seterr(err, errlen, "%s: %s", dir, strerror(errno));
         return -1;
     }
@@ -115,17 +115,11 @@ int pf_ingest_dir(pf_catalog *c, const char *dir, int64_t run_id, int *nproc, ch
                        -1, &ins_proc, NULL);
     sqlite3_prepare_v2(c->db, "INSERT INTO facts(process_id, kind, a, b, c, d) VALUES(?,?,?,?,?,?)",
                        -1, &ins_fact, NULL);
-    pf_strv names = {0};
-    struct dirent *de;
-    while ((de = readdir(d)))
-        if (strstr(de->d_name, ".rec"))
-            pf_strv_push(&names, de->d_name);
-    closedir(d);
-    /* sorted, so that a catalog is the same for the same records */
-    pf_strv_sort(&names);
     int r = 0;
     *nproc = 0;
     for (size_t i = 0; i < names.n && r == 0; i++) {
+        if (!strstr(names.v[i], ".rec"))
+            continue;
         char *p = pf_path_join(dir, names.v[i]);
         int python = strncmp(names.v[i], "py-", 3) == 0;
         int k = ingest_file(c, p, python, run_id, ins_proc, ins_fact, err, errlen);

@@ -53,16 +53,9 @@ static int keep_pyc(const char *name, const char *cache_tag) {
 static void walk(walk_ctx *w, const char *src, const char *dest, int depth) {
     if (depth > 40)
         return;
-    DIR *d = opendir(src);
-    if (!d)
-        return;
     pf_strv names = {0};
-    struct dirent *de;
-    while ((de = readdir(d)))
-        if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-            pf_strv_push(&names, de->d_name);
-    closedir(d);
-    pf_strv_sort(&names);
+    if (pf_list_dir(src, &names) != 0)
+        return;
     int in_pycache = strcmp(pf_path_basename(src), "__pycache__") == 0;
     for (size_t i = 0; i < names.n; i++) {
         const char *name = names.v[i];
@@ -189,19 +182,16 @@ static void site_load(site *s) {
     if (s->loaded)
         return;
     s->loaded = 1;
-    DIR *d = opendir(s->path);
-    if (!d)
+    pf_strv names = {0}, metas = {0};
+    if (pf_list_dir(s->path, &names) != 0)
         return;
-    struct dirent *de;
-    pf_strv metas = {0};
-    while ((de = readdir(d))) {
-        size_t n = strlen(de->d_name);
-        if ((n > 10 && strcmp(de->d_name + n - 10, ".dist-info") == 0) ||
-            (n > 9 && strcmp(de->d_name + n - 9, ".egg-info") == 0))
-            pf_strv_push(&metas, de->d_name);
+    for (size_t i = 0; i < names.n; i++) {
+        size_t n = strlen(names.v[i]);
+        if ((n > 10 && strcmp(names.v[i] + n - 10, ".dist-info") == 0) ||
+            (n > 9 && strcmp(names.v[i] + n - 9, ".egg-info") == 0))
+            pf_strv_push(&metas, names.v[i]);
     }
-    closedir(d);
-    pf_strv_sort(&metas);
+    pf_strv_free(&names);
     for (size_t i = 0; i < metas.n; i++) {
         dist *x = pf_xcalloc(1, sizeof *x);
         x->meta = pf_xstrdup(metas.v[i]);

@@ -2,6 +2,7 @@
  * lexical path arithmetic and SHA-256. */
 #include "pyfarm/util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -278,6 +279,19 @@ int pf_mkdirs(const char *path, unsigned mode) {
     int r = mkdir(p, mode);
     free(p);
     return (r != 0 && errno != EEXIST) ? -1 : 0;
+}
+
+int pf_list_dir(const char *dir, pf_strv *names) {
+    DIR *d = opendir(dir);
+    if (!d)
+        return -1;
+    struct dirent *de;
+    while ((de = readdir(d)))
+        if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+            pf_strv_push(names, de->d_name);
+    closedir(d);
+    pf_strv_sort(names);
+    return 0;
 }
 
 int pf_rm_rf(const char *path) {

@@ -4,48 +4,104 @@ pfanalyze puts this file's folder first on PYTHONPATH and sets
 PYFARM_TRACE_DIR. site.py imports us as `sitecustomize`; we take our folder
 off sys.path (the app sees its usual sys.path; children still inherit
 PYTHONPATH and are traced too), chain-load the environment's own
-sitecustomize, and record facts as they happen into a file of this process
-alone (docs/trace-format.md): one os.write per line on an O_APPEND file, so a
+sitecustomize (usercustomize then runs as usual, site.py imports it after
+us), and record facts as they happen into a file of this process alone
+(docs/trace-format.md): one os.write per line batch on an O_APPEND file, so a
 process that dies at any point leaves whole lines, and processes never share
 a file. Nothing is written into the traced environment.
 
-Why not atexit alone: atexit handlers do not run in processes that leave
-through os._exit (multiprocessing's fork workers, and pytest-xdist workers
-are killed or exit through execnet's os._exit path) nor on SIGTERM with the
-default action. So facts are written as they come, and the few that are
+Why not atexit alone (measured, tests/integration/test_tracer.py):
+- multiprocessing workers started with `fork` or `forkserver` leave through
+  os._exit: atexit never runs in them, nor in any os.fork child that ends
+  with os._exit;
+- `spawn` workers end with sys.exit: atexit runs once in each;
+- Pool.terminate() (the end of a `with Pool()` block) kills the workers
+  still alive with SIGTERM, whose default action runs no atexit at all;
+- pytest-xdist 3.6 workers (execnet popen gateways) end normally: atexit
+  runs once per worker, and once in the controller.
+So facts are written as they come (modules when found, mapped objects soon
+after each extension or ctypes load, programs at each exec), and the few
 only known late (sys.path after the script's folder was added, modules that
 bypassed the finder) are snapshot at exit, before fork, before exec, in
 os._exit and on SIGTERM.
 
 The tracer never raises into the app: every hook catches everything, and
-after an internal failure it goes quiet.
+after an internal failure it goes quiet. It is safe with threads (one
+re-entrant lock around writes, so a signal handler on the thread that holds
+it does not deadlock) and with fork (the child gets a new lock and a file of
+its own).
 """
 import os as _os
 import sys as _sys
 
 
 def _pyfarm_tracer():
+    here = _os.path.dirname(_os.path.abspath(__file__))
+
+    def is_here(p):
+        try:
+            return _os.path.abspath(p or ".") == here
+        except Exception:
+            return False
+
+    # the app sees the sys.path it would see without us
+    _sys.path[:] = [p for p in _sys.path if not is_here(p)]
+    for p in [p for p in list(_sys.path_importer_cache) if is_here(p)]:
+        _sys.path_importer_cache.pop(p, None)
+    _chain_load(here)
+
+    tdir = _os.environ.get("PYFARM_TRACE_DIR")
+    if not tdir or not hasattr(_sys, "addaudithook"):  # 3.8+
+        return
+
+    import _imp
     import _thread
 
-    here = _os.path.dirname(_os.path.abspath(__file__))
-    _sys.path[:] = [p for p in _sys.path if _os.path.abspath(p or ".") != here]
-    tdir = _os.environ.get("PYFARM_TRACE_DIR")
+    EXT_SUFFIXES = tuple(_imp.extension_suffixes())
+    BC_SUFFIXES = (".pyc",)
+    STDLIB = _os.path.dirname(_os.__file__) if getattr(_os, "__file__", None) else ""
+
+    def private_import(name):
+        """A module for the tracer's own use that the app's sys.modules
+        does not show (an app that imports it later gets it as usual, through
+        the finder, and it is recorded then)."""
+        mod = _sys.modules.get(name)
+        if mod is None:
+            mod = __import__(name)
+            _sys.modules.pop(name, None)
+        return mod
 
     def esc(s):
         if s is None:
             return ""
+        if isinstance(s, bytes):
+            s = _os.fsdecode(s)
         s = str(s)
         return s.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
-    state = {"pid": None, "fd": -1, "path": None, "id": None, "dead": not tdir, "maps": set(),
-             "mods": set(),
-             "dirty": True, "lock": _thread.allocate_lock(), "busy": {}}
+    import time as _time  # built in, loaded at start-up already
+
+    def time_ns():
+        return _time.time_ns()
+
+    state = {"pid": None, "fd": -1, "path": None, "id": None, "dead": False,
+             "maps": set(), "mods": set(), "dirty": False, "scanning": False, "last_scan": 0.0,
+             "lock": _thread.RLock(), "busy": {}}
+
+    def high_fd(fd):
+        """Move the descriptor out of the way of the app's low numbers."""
+        try:
+            hi = private_import("fcntl").fcntl(fd, 1030, 900)  # F_DUPFD_CLOEXEC
+            _os.close(fd)
+            return hi
+        except Exception:
+            return fd
 
     def open_record():
-        """This process's record file, opened once per process. The app may
-        close our descriptor (close_fds, closerange) and reuse its number:
-        the file's identity is checked before every write, and a lost
-        descriptor is reopened on the same file, never written blindly."""
+        """This process's record file, opened once per process (lock held).
+        The app may close our descriptor (close_fds, closerange) and reuse
+        its number: the file's identity is checked before every write, and a
+        lost descriptor is reopened on the same file, never written blindly."""
         pid = _os.getpid()
         fd = state["fd"]
         if state["pid"] == pid and fd >= 0:
@@ -55,23 +111,18 @@ def _pyfarm_tracer():
                     return fd
             except OSError:
                 pass
-            fd = _os.open(state["path"], _os.O_WRONLY | _os.O_APPEND | _os.O_CLOEXEC)
-            fd = high_fd(fd)
-            state["fd"] = fd
+            fd = high_fd(_os.open(state["path"], _os.O_WRONLY | _os.O_APPEND | _os.O_CLOEXEC))
             st = _os.fstat(fd)
-            state["id"] = (st.st_dev, st.st_ino)
+            state["fd"], state["id"] = fd, (st.st_dev, st.st_ino)
             return fd
         state["pid"] = pid
-        name = "py-%d-%d.rec" % (pid, _time_ns())
-        state["path"] = _os.path.join(tdir, name)
-        fd = _os.open(state["path"], _os.O_WRONLY | _os.O_CREAT | _os.O_APPEND
-                      | _os.O_CLOEXEC, 0o644)
-        fd = high_fd(fd)
-        state["fd"] = fd
+        state["path"] = _os.path.join(tdir, "py-%d-%d.rec" % (pid, time_ns()))
+        fd = high_fd(_os.open(state["path"], _os.O_WRONLY | _os.O_CREAT | _os.O_EXCL
+                              | _os.O_APPEND | _os.O_CLOEXEC, 0o644))
         st = _os.fstat(fd)
-        state["id"] = (st.st_dev, st.st_ino)
+        state["fd"], state["id"] = fd, (st.st_dev, st.st_ino)
         try:
-            exe = _os.readlink("/proc/self/exe")
+            exe = _os.path.realpath("/proc/self/exe")
         except OSError:
             exe = _sys.executable
         try:
@@ -82,35 +133,38 @@ def _pyfarm_tracer():
                   .encode("utf-8", "surrogateescape"))
         return fd
 
-    def high_fd(fd):
-        """Move the descriptor out of the way of the app's low numbers."""
-        try:
-            import fcntl
-            hi = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 900)
-            _os.close(fd)
-            return hi
-        except Exception:
-            return fd
-
     def emit(*lines):
-        """Write lines (tuples: kind, fields...) in one write."""
-        if state["dead"]:
+        """Write lines (tuples: kind, fields...) with one write. Lines are
+        whole or absent: os.write of a regular file writes all or fails."""
+        if state["dead"] or not lines:
             return
         try:
-            data = "".join(k + "".join("\t" + esc(f) for f in fs) + "\n" for (k, *fs) in lines)
+            data = "".join(k + "".join("\t" + esc(f) for f in fs) + "\n"
+                           for (k, *fs) in lines).encode("utf-8", "surrogateescape")
             with state["lock"]:
-                _os.write(open_record(), data.encode("utf-8", "surrogateescape"))
+                fd = open_record()
+                while data:
+                    data = data[_os.write(fd, data):]
         except Exception:
             state["dead"] = True
-
-    def _time_ns():
-        import time
-        return time.time_ns()
 
     # ---- the interpreter and the entry ----
 
     def interpreter_facts():
-        stdlib = _os.path.dirname(_os.__file__)
+        # sysconfig is not imported for this (the app did not ask for it);
+        # its paths are written when the app has it loaded already
+        paths, soabi = {}, ""
+        sc = _sys.modules.get("sysconfig")
+        try:
+            if sc is not None:
+                paths = sc.get_paths()
+                soabi = sc.get_config_var("SOABI") or ""
+        except Exception:
+            paths = {}
+        if not soabi:
+            soabi = next((x[1:-3] for x in EXT_SUFFIXES
+                          if x.startswith(".cpython-") and x.endswith(".so")), "")
+        stdlib = paths.get("stdlib") or STDLIB
         dyn = next((p for p in _sys.path if p.endswith("lib-dynload")), "")
         gil = "0"
         if hasattr(_sys, "_is_gil_enabled"):
@@ -121,15 +175,17 @@ def _pyfarm_tracer():
             ("exec_prefix", _sys.exec_prefix), ("base_prefix", getattr(_sys, "base_prefix", "")),
             ("base_exec_prefix", getattr(_sys, "base_exec_prefix", "")),
             ("platlibdir", getattr(_sys, "platlibdir", "lib")), ("stdlib", stdlib),
-            ("platstdlib", _os.path.dirname(dyn) if dyn else stdlib),
+            ("platstdlib", _os.path.dirname(dyn) if dyn else paths.get("platstdlib", stdlib)),
+            ("purelib", paths.get("purelib", "")), ("platlib", paths.get("platlib", "")),
             ("cache_tag", _sys.implementation.cache_tag or ""),
+            ("soabi", soabi),
             ("multiarch", getattr(_sys.implementation, "_multiarch", "")),
             ("gil_disabled", gil),
             ("ld_library_path", _os.environ.get("LD_LIBRARY_PATH", "")),
             ("path", _os.environ.get("PATH", "")),
             ("pythonhome", _os.environ.get("PYTHONHOME", "")),
             ("pythonpath", ":".join(p for p in _os.environ.get("PYTHONPATH", "").split(":")
-                                    if p and _os.path.abspath(p) != here)),
+                                    if p and not is_here(p))),
         ]
         lines = [("I", k, v) for k, v in facts]
         try:
@@ -142,50 +198,92 @@ def _pyfarm_tracer():
             pass
         return lines
 
-    def entry():
-        """From sys.orig_argv: the script, -m module, -c code, or interactive."""
-        argv = list(getattr(_sys, "orig_argv", None) or _sys.argv)
-        with_arg = {"-X", "-W", "--check-hash-based-pycs"}
+    def command_line():
+        argv = getattr(_sys, "orig_argv", None)
+        if argv:
+            return list(argv)
+        try:
+            with open("/proc/self/cmdline", "rb") as f:
+                return [_os.fsdecode(a) for a in f.read().split(b"\0")[:-1]]
+        except OSError:
+            return []
+
+    def module_arg():
+        """The NAME of `-m NAME`, from the interpreter's own command line
+        (options may be clustered: -Im NAME, -mNAME, -X opt -m NAME)."""
+        argv = command_line()
         i = 1
         while i < len(argv):
             a = argv[i]
-            if a in with_arg:
-                i += 2
-                continue
-            if a == "-m" and i + 1 < len(argv):
-                return ("module", argv[i + 1]), argv[i + 2:]
-            if a.startswith("-m") and len(a) > 2:
-                return ("module", a[2:]), argv[i + 1:]
-            if a == "-c" or (a.startswith("-c") and len(a) > 2):
-                return ("code", ""), argv[i + (2 if a == "-c" else 1):]
-            if a == "-":
-                return ("interactive", ""), argv[i + 1:]
-            if a.startswith("-") and a != "-":
-                if a[1:2] in ("X", "W") and len(a) > 2:
+            i += 1
+            if a == "--" or not a.startswith("-") or a == "-":
+                return ""
+            if a.startswith("--"):
+                if a == "--check-hash-based-pycs":
                     i += 1
-                    continue
-                i += 1
                 continue
-            try:
-                return ("script", _os.path.abspath(a)), argv[i + 1:]
-            except OSError:
-                return ("script", a), argv[i + 1:]
-        return ("interactive", ""), []
+            j = 1
+            while j < len(a):
+                c = a[j]
+                if c in "cmXW":
+                    value = a[j + 1:]
+                    if not value and i < len(argv):
+                        value = argv[i]
+                        i += 1
+                    if c == "m":
+                        return value
+                    if c == "c":
+                        return ""
+                    break
+                j += 1
+        return ""
+
+    def entry():
+        """At start-up sys.argv[0] is "-c", "-m", "-" or "" (stdin or
+        interactive) or the script as given; the arguments follow."""
+        argv = list(_sys.argv) or [""]
+        a0, rest = argv[0], argv[1:]
+        if a0 == "-c":
+            return ("code", ""), rest
+        if a0 == "-m":
+            return ("module", module_arg()), rest
+        if a0 in ("", "-"):
+            return ("interactive", ""), rest
+        try:
+            return ("script", _os.path.abspath(a0)), rest
+        except Exception:
+            return ("script", a0), rest
 
     # ---- modules ----
 
+
     def kind_of(spec):
-        if spec.origin is None and spec.submodule_search_locations is not None:
-            return "namespace"
         loader = spec.loader
         # BuiltinImporter and FrozenImporter are classes, not instances
-        loader = "" if loader is None else getattr(loader, "__name__", None) or type(loader).__name__
-        return {"ExtensionFileLoader": "extension", "SourceFileLoader": "source",
+        lname = "" if loader is None else getattr(loader, "__name__", None) or type(loader).__name__
+        if lname in ("NamespaceLoader", "_NamespaceLoader") or (
+                spec.origin in (None, "namespace") and spec.submodule_search_locations is not None):
+            return "namespace"
+        kind = {"ExtensionFileLoader": "extension", "SourceFileLoader": "source",
                 "SourcelessFileLoader": "bytecode", "zipimporter": "zip",
-                "BuiltinImporter": "builtin", "FrozenImporter": "frozen"}.get(loader, "other")
+                "BuiltinImporter": "builtin", "FrozenImporter": "frozen"}.get(lname)
+        if kind:
+            return kind
+        return kind_of_file(spec.origin if getattr(spec, "has_location", False) else None)
 
-    import importlib
-    IMPORTLIB = _os.path.dirname(importlib.__file__) + _os.sep
+    def kind_of_file(f):
+        if not f:
+            return "other"
+        if f.endswith(EXT_SUFFIXES):
+            return "extension"
+        if f.endswith(BC_SUFFIXES):
+            return "bytecode"
+        if f.endswith(".py"):
+            return "source"
+        return "other"
+
+    IMPORTLIB = _os.path.join(STDLIB, "importlib") + _os.sep
+    ME = __file__
 
     def importer():
         """__name__ of the module whose code asked for the import."""
@@ -195,134 +293,181 @@ def _pyfarm_tracer():
             return ""
         while f is not None:
             fn = f.f_code.co_filename
-            if not (fn.startswith("<frozen importlib") or fn.startswith(IMPORTLIB)
-                    or fn == __file__):
+            if not (fn.startswith("<frozen importlib") or fn.startswith(IMPORTLIB) or fn == ME):
                 return f.f_globals.get("__name__", "") or ""
             f = f.f_back
         return ""
 
     def module_lines(name, spec, imp):
-        if spec is None or (spec.origin and spec.origin.startswith(here + _os.sep)):
+        if spec is None:
+            return []
+        origin = spec.origin or ""
+        if origin.startswith(here + _os.sep):
             return []  # ourselves
         kind = kind_of(spec)
-        origin = spec.origin if getattr(spec, "has_location", False) and spec.origin else ""
-        if kind == "zip" and spec.origin:
-            origin = spec.origin
-        lines = [("M", name, origin, kind, imp)]
+        has_file = getattr(spec, "has_location", False) or kind == "zip"
+        lines = [("M", name, origin if has_file and kind != "namespace" else "", kind, imp)]
         if kind == "namespace":
             lines += [("N", name, p) for p in list(spec.submodule_search_locations or [])]
-        if kind == "extension":
-            state["dirty"] = True
+        elif kind == "extension":
+            state["dirty"] = True  # its objects are mapped soon: scan then
         return lines
 
     class PyfarmFinder:
-        """First on sys.meta_path: asks the other finders, records what they found."""
+        """First on sys.meta_path: asks the other finders, in order, and
+        records the spec the first one returns (so the import resolves
+        exactly as it would without us)."""
 
         def find_spec(self, name, path=None, target=None):
             # imports made by other finders while they search come back here:
             # record those too, to a small depth (no runaway recursion)
             tid = _thread.get_ident()
-            depth = state["busy"].get(tid, 0)
+            busy = state["busy"]
+            depth = busy.get(tid, 0)
             if depth >= 4 or state["dead"]:
                 return None
-            state["busy"][tid] = depth + 1
+            busy[tid] = depth + 1
             try:
-                scan_maps_if_dirty()
-                for finder in _sys.meta_path:
-                    if finder is self:
+                if state["dirty"]:
+                    scan_maps_soon()
+                for finder in list(_sys.meta_path):
+                    if finder is self or isinstance(finder, PyfarmFinder):
                         continue
                     fs = getattr(finder, "find_spec", None)
                     if fs is None:
                         continue
-                    spec = fs(name, path, target)
+                    spec = fs(name, path, target)  # its errors are the app's, as without us
                     if spec is not None:
                         if name not in state["mods"]:
-                            state["mods"].add(name)
-                            emit(*module_lines(name, spec, importer()))
+                            try:
+                                state["mods"].add(name)
+                                emit(*module_lines(name, spec, importer()))
+                            except Exception:
+                                pass
                         return spec
-                return None
-            except Exception:
                 return None
             finally:
                 if depth:
-                    state["busy"][tid] = depth
+                    busy[tid] = depth
                 else:
-                    state["busy"].pop(tid, None)
+                    busy.pop(tid, None)
+
+        def invalidate_caches(self):
+            pass
 
     def modules_snapshot(imp):
+        """Modules that are in sys.modules but did not come through the finder
+        (set directly, or imported before we were installed)."""
         lines = []
         for name, mod in list(_sys.modules.items()):
             if name in state["mods"] or mod is None:
                 continue
+            state["mods"].add(name)
             spec = getattr(mod, "__spec__", None)
             if spec is not None:
-                state["mods"].add(name)
                 lines += module_lines(name, spec, imp)
-            elif getattr(mod, "__file__", None):  # __main__ of a script
-                state["mods"].add(name)
-                lines.append(("M", name, mod.__file__, "source", imp))
+            else:
+                f = getattr(mod, "__file__", None)
+                if isinstance(f, str) and f and not f.startswith(here + _os.sep):
+                    lines.append(("M", name, _os.path.abspath(f), kind_of_file(f), imp))
         return lines
 
-    # ---- shared objects mapped ----
+    # ---- objects mapped ----
 
     def scan_maps():
-        lines = []
-        try:
-            with open("/proc/self/maps", "rb") as f:
-                data = f.read().decode("utf-8", "surrogateescape")
-        except OSError:
-            return lines
-        seen = state["maps"]
-        for line in data.splitlines():
-            i = line.find("/")
-            if i < 0:
-                continue
-            p = line[i:]
-            if p in seen or p.endswith(" (deleted)") or p.startswith(("/dev/", "/proc/", "/memfd:")):
-                continue
-            seen.add(p)
-            lines.append(("O", p))
+        """O lines for files newly mapped since the last scan. One reader at
+        a time; a scan wanted while one runs is done by the next one."""
+        if state["scanning"]:
+            return
+        state["scanning"] = True
         state["dirty"] = False
-        return lines
+        state["last_scan"] = _time.monotonic()
+        try:
+            fd = _os.open("/proc/self/maps", _os.O_RDONLY | _os.O_CLOEXEC)
+            try:
+                chunks = []
+                while True:
+                    b = _os.read(fd, 1 << 16)
+                    if not b:
+                        break
+                    chunks.append(b)
+            finally:
+                _os.close(fd)
+            seen = state["maps"]
+            new = []
+            for line in b"".join(chunks).split(b"\n"):
+                i = line.find(b" /")
+                if i < 0:
+                    continue
+                p = line[i + 1:]
+                if p in seen:
+                    continue
+                seen.add(p)
+                if p.endswith(b" (deleted)") or p.startswith((b"/dev/", b"/proc/", b"/memfd:")):
+                    continue
+                new.append(("O", _os.fsdecode(p)))
+            emit(*new)
+        except Exception:
+            pass
+        finally:
+            state["scanning"] = False
 
-    def scan_maps_if_dirty():
-        if state["dirty"]:
-            lines = scan_maps()
-            if lines:
-                emit(*lines)
+    def scan_maps_soon():
+        """After an extension module or a ctypes load: a scan, at most one
+        per SCAN_EVERY seconds (reading /proc/self/maps costs ~0.2 ms, and
+        imports come in bursts); what is left is scanned by the first event
+        after that, or by the next snapshot."""
+        if _time.monotonic() - state["last_scan"] >= SCAN_EVERY:
+            scan_maps()
+
+    SCAN_EVERY = 0.025
 
     # ---- programs ----
 
-    def which(prog, env=None):
+    def which(prog, env=None, cwd=None):
+        """The program an exec of prog runs: a path with a slash as is
+        (relative to the child's cwd), else the first executable file along
+        PATH (the child's env's PATH when given, as subprocess does)."""
         prog = _os.fsdecode(prog)
         if "/" in prog:
+            if cwd is not None and not prog.startswith("/"):
+                prog = _os.path.join(_os.fsdecode(cwd), prog)
             return _os.path.abspath(prog)
-        path = None
-        if env is not None:
-            try:
-                path = env.get("PATH", env.get(b"PATH"))
-            except Exception:
-                path = None
-        if path is None:
-            path = _os.environ.get("PATH", _os.defpath)
-        for d in _os.fsdecode(path).split(":"):
-            cand = _os.path.join(d or ".", prog)
+        try:
+            dirs = _os.get_exec_path(env)
+        except Exception:
+            dirs = _os.get_exec_path()
+        for d in dirs:
+            cand = _os.path.join(_os.fsdecode(d) or ".", prog)
             if _os.path.isfile(cand) and _os.access(cand, _os.X_OK):
                 return _os.path.abspath(cand)
-        return prog
+        return None
+
+    def argv0(argv):
+        try:
+            if isinstance(argv, (str, bytes, _os.PathLike)):
+                return _os.fsdecode(argv)
+            argv = list(argv or [])
+            return _os.fsdecode(argv[0]) if argv else ""
+        except Exception:
+            return ""
 
     def snapshot(reason):
         lines = [("S", i, p) for i, p in enumerate(list(_sys.path))]
         lines += modules_snapshot("")
-        lines += scan_maps()
-        if reason:
-            lines.append(("Z", reason))
         emit(*lines)
+        scan_maps()
+        if reason:
+            emit(("Z", reason))
 
     def audit(event, args):
-        if state["dead"] or event not in WATCH:
+        if state["dead"]:
             return
         try:
+            if state["dirty"] and event != "ctypes.dlopen":
+                scan_maps_soon()  # an extension module or a library loaded since
+            if event not in WATCH:
+                return
             if event == "import":
                 # finders inserted later at the front (pytest's assertion
                 # rewriter, editable installs) would hide imports from us:
@@ -335,24 +480,30 @@ def _pyfarm_tracer():
                             break
             elif event == "ctypes.dlopen":
                 state["dirty"] = True
-                emit(("D", args[0] if args else ""))
+                if args and args[0] is not None:
+                    emit(("D", args[0]))
             elif event == "subprocess.Popen":
                 exe, argv = args[0], args[1]
+                cwd = args[2] if len(args) > 2 else None
                 env = args[3] if len(args) > 3 else None
-                if isinstance(argv, (str, bytes)):
-                    argv = [argv]
-                argv = list(argv or [])
-                prog = exe if exe is not None else (argv[0] if argv else None)
-                if prog is not None:
-                    emit(("X", which(prog, env), _os.fsdecode(argv[0]) if argv else ""))
+                a0 = argv0(argv)
+                prog = which(exe if exe is not None else a0, env, cwd)
+                if prog:
+                    emit(("X", prog, a0))
             elif event == "os.posix_spawn":
-                emit(("X", which(args[0]), _os.fsdecode(args[1][0]) if args[1] else ""))
+                env = args[2] if len(args) > 2 else None
+                prog = which(args[0], env)
+                if prog:
+                    emit(("X", prog, argv0(args[1])))
             elif event == "os.system":
                 emit(("X", "/bin/sh", "sh"))
             elif event == "os.exec":
-                path = which(args[0])
-                emit(("X", path, _os.fsdecode(args[1][0]) if args[1] else ""))
-                snapshot("exec")
+                # os.execvp tries each PATH entry with os.execv: only the
+                # candidate that exists is the program that runs
+                prog = which(args[0])
+                if prog and _os.path.isfile(prog) and _os.access(prog, _os.X_OK):
+                    emit(("X", prog, argv0(args[1])))
+                    snapshot("exec")
         except Exception:
             pass
 
@@ -360,53 +511,74 @@ def _pyfarm_tracer():
                        "os.system", "os.exec"))
 
     # ---- start ----
-    chain_load(here)
-    if state["dead"]:
-        return
     try:
         (ekind, evalue), args = entry()
-        lines = interpreter_facts()
-        lines += [("S", i, p) for i, p in enumerate(list(_sys.path))]
+        lines = [("S", i, p) for i, p in enumerate(list(_sys.path))]
         lines.append(("E", ekind, evalue))
         lines += [("R", a) for a in args]
         lines += modules_snapshot("site")  # what start-up imported before us
-        lines += scan_maps()
-        emit(*lines)
+        emit(*interpreter_facts(), *lines)
+        scan_maps()
+        if state["dead"]:
+            return
         _sys.meta_path.insert(0, PyfarmFinder())
         _sys.addaudithook(audit)
 
-        def after_fork():
-            state["lock"] = _thread.allocate_lock()
-            state["busy"] = {}
-            state["fd"] = -1
-            state["pid"] = None
-            # the child inherits the parent's facts; its own start from here
-            emit(*[("S", i, p) for i, p in enumerate(list(_sys.path))])
-
-        _os.register_at_fork(before=lambda: scan_maps_if_dirty(), after_in_child=after_fork)
-        real_exit = _os._exit
-
-        def _exit(code):
+        def before_fork():
             try:
-                snapshot("os._exit")
+                lines = modules_snapshot("")
+                emit(*lines)
+                if state["dirty"]:
+                    scan_maps()
             except Exception:
                 pass
-            real_exit(code)
 
+        def after_fork_in_child():
+            # the child shares the parent's facts up to the fork (they are in
+            # the parent's record, ppid); its own start from here, in a new
+            # file, under a new lock (another thread may have held the old)
+            try:
+                state["lock"] = _thread.RLock()
+                state["busy"] = {}
+                state["scanning"] = False
+                state["fd"] = -1
+                state["pid"] = None
+                emit(*[("S", i, p) for i, p in enumerate(list(_sys.path))])
+            except Exception:
+                state["dead"] = True
+
+        _os.register_at_fork(before=before_fork, after_in_child=after_fork_in_child)
+
+        real_exit = _os._exit
+
+        def _exit(status):
+            try:
+                snapshot("os._exit")
+            except BaseException:
+                pass
+            real_exit(status)
+
+        _exit.__name__ = _exit.__qualname__ = "_exit"
+        _exit.__module__ = real_exit.__module__
         _exit.__doc__ = real_exit.__doc__
         _os._exit = _exit
+
         import atexit
         atexit.register(snapshot, "exit")
-        import signal
-        if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+
+        import _signal  # not `signal`: the app did not import it
+        if _signal.getsignal(_signal.SIGTERM) == _signal.SIG_DFL:
             def on_term(signum, frame):
                 try:
                     snapshot("signal")
-                finally:
-                    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-                    _os.kill(_os.getpid(), signal.SIGTERM)
+                except BaseException:
+                    pass
+                # the default action, as if we had not been here
+                _signal.signal(_signal.SIGTERM, _signal.SIG_DFL)
+                _os.kill(_os.getpid(), _signal.SIGTERM)
+
             try:
-                signal.signal(signal.SIGTERM, on_term)
+                _signal.signal(_signal.SIGTERM, on_term)
             except ValueError:  # not the main thread of the main interpreter
                 pass
     except Exception:
@@ -414,25 +586,63 @@ def _pyfarm_tracer():
 
 
 def _chain_load(here):
-    """Run the environment's own sitecustomize, as if we were not here."""
-    import importlib.machinery
-    import importlib.util
-    spec = importlib.machinery.PathFinder.find_spec(
-        "sitecustomize", [p for p in _sys.path if _os.path.abspath(p or ".") != here])
-    if spec is None or spec.origin is None or _os.path.dirname(_os.path.abspath(spec.origin)) == here:
+    """Run the environment's own sitecustomize, as if we were not here: the
+    next `sitecustomize` on sys.path after our folder, loaded under the name
+    sitecustomize (site.py's own error handling reproduced)."""
+    try:
+        # importlib's bootstrap modules, always loaded: importing
+        # importlib.util would load modules the app may not use
+        bootstrap = _sys.modules["_frozen_importlib"]
+        external = _sys.modules["_frozen_importlib_external"]
+        spec = external.PathFinder.find_spec(
+            "sitecustomize", [p for p in _sys.path if _os.path.abspath(p or ".") != here])
+        if spec is None or spec.origin is None or \
+                _os.path.dirname(_os.path.abspath(spec.origin)) == here:
+            return
+        mod = bootstrap.module_from_spec(spec)
+    except Exception:
         return
-    mod = importlib.util.module_from_spec(spec)
     _sys.modules["sitecustomize"] = mod
     try:
         spec.loader.exec_module(mod)
+    except Exception as err:
+        if _sys.flags.verbose:
+            _sys.excepthook(*_sys.exc_info())
+        else:
+            _sys.stderr.write(
+                "Error in sitecustomize; set PYTHONVERBOSE for traceback:\n"
+                "%s: %s\n" % (err.__class__.__name__, err))
+
+
+def _cache_self():
+    """With PYTHONDONTWRITEBYTECODE, every process would compile this file
+    again (some milliseconds each): write its bytecode once, into the
+    tracer's own folder (never the environment's), where the import of the
+    next process finds it."""
+    if not _sys.dont_write_bytecode:
+        return  # the import system writes it itself
+    try:
+        external = _sys.modules["_frozen_importlib_external"]
+        src = _os.path.abspath(__file__)
+        cache = external.cache_from_source(src)
+        if _os.path.exists(cache):
+            return
+        st = _os.stat(src)
+        with open(src, "rb") as f:
+            code = compile(f.read(), src, "exec", dont_inherit=True)
+        data = external._code_to_timestamp_pyc(code, st.st_mtime, st.st_size)
+        _os.makedirs(_os.path.dirname(cache), exist_ok=True)
+        tmp = "%s.%d.tmp" % (cache, _os.getpid())
+        with open(tmp, "wb") as f:
+            f.write(data)
+        _os.replace(tmp, cache)
     except Exception:
-        import traceback
-        _sys.stderr.write("Error in sitecustomize; set PYTHONVERBOSE for traceback:\n")
-        traceback.print_exc()
+        pass
 
 
-chain_load = _chain_load
 try:
     _pyfarm_tracer()
+    if _os.environ.get("PYFARM_TRACE_DIR"):
+        _cache_self()
 except Exception:
     pass

@@ -51,7 +51,10 @@ char *pf_path_relative(const char *from_dir, const char *to); /* both absolute, 
 char *pf_path_normalize(const char *p);                       /* lexical: removes . and .. */
 int pf_path_is_under(const char *p, const char *dir);         /* p == dir or p starts with dir/ */
 int pf_mkdirs(const char *path, unsigned mode);
-int pf_rm_rf(const char *path); /* rm -rf: temporary folders on error paths */
+int pf_rm_rf(const char *path);
+/* The names in a folder (no . or ..), sorted; -1 with errno when it cannot
+ * be read. */
+int pf_list_dir(const char *dir, pf_strv *names); /* rm -rf: temporary folders on error paths */
 
 /* SHA-256 (used for content hashes and for unique renamed library names). */
 typedef struct pf_sha256 {

@@ -35,25 +35,13 @@ static int add(pf_node *n) {
     return (int)id;
 }
 
-static int cmp(const void *a, const void *b) {
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* Mirror folder SRC (tree path REL, id PARENT) depth first, names sorted. */
 static void mirror(const char *src, const char *rel, int64_t parent) {
-    DIR *d = opendir(src);
-    if (!d) {
+    pf_strv names = {0};
+    if (pf_list_dir(src, &names) != 0) {
         fprintf(stderr, "mkcatalog: %s: %s\n", src, strerror(errno));
         exit(1);
     }
-    pf_strv names = {0};
-    struct dirent *de;
-    while ((de = readdir(d)))
-        if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-            pf_strv_push(&names, de->d_name);
-    closedir(d);
-    if (names.n)
-        qsort(names.v, names.n, sizeof *names.v, cmp);
     for (size_t i = 0; i < names.n; i++) {
         char *sp = pf_path_join(src, names.v[i]);
         char *rp = *rel ? pf_xasprintf("%s/%s", rel, names.v[i]) : pf_xstrdup(names.v[i]);

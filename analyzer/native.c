@@ -504,6 +504,17 @@ int pf_plan_native(pf_plan *plan, pf_facts *f, pf_proc **procs, size_t nprocs, c
                 free(real);
                 continue;
             }
+            int other_env = 0; /* another environment's interpreter: not this dist's */
+            for (size_t q = 0; q < f->n && !other_env; q++)
+                other_env = f->v[q]->python && f->v[q]->exe && strcmp(f->v[q]->exe, real) == 0;
+            if (other_env) {
+                pf_plan_warn(plan,
+                             "%s: executed (process %d) is another Python environment's "
+                             "interpreter; not bundled",
+                             pg, p->pid);
+                free(real);
+                continue;
+            }
             if (!is_elf_file(real)) {
                 pf_plan_warn(plan, "%s: executed (process %d) but is a script; not bundled", pg,
                              p->pid);

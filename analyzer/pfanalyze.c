@@ -163,6 +163,14 @@ static int copy_file(const char *from, const char *to) {
     return r;
 }
 
+/* A run's entry process: a Python process whose parent was not traced. */
+static int is_entry(const pf_facts *f, const pf_proc *p) {
+    for (size_t j = 0; j < f->n; j++)
+        if (f->v[j]->python && f->v[j]->pid == p->ppid && f->v[j]->run_id == p->run_id)
+            return 0;
+    return 1;
+}
+
 /* Choose the processes to analyze: one environment (sys.prefix). */
 static pf_proc **select_env(pf_facts *f, const pf_opts *o, size_t *n, char *err, size_t errlen) {
     pf_strv envs = {0};
@@ -190,6 +198,16 @@ static pf_proc **select_env(pf_facts *f, const pf_opts *o, size_t *n, char *err,
         pf_seterr(err, errlen, "%s: no Python process was traced", o->catalog);
         return NULL;
     } else {
+        /* the entry's environment: where every run's first Python process ran */
+        const char *entry = NULL;
+        int unique = 1;
+        for (size_t i = 0; i < f->n; i++)
+            if (f->v[i]->python && f->v[i]->prefix && is_entry(f, f->v[i])) {
+                if (!entry)
+                    entry = f->v[i]->prefix;
+                else if (strcmp(entry, f->v[i]->prefix) != 0)
+                    unique = 0;
+            }
         pf_buf b = {0};
         for (size_t i = 0; i < envs.n; i++) {
             size_t k = 0;
@@ -197,12 +215,22 @@ static pf_proc **select_env(pf_facts *f, const pf_opts *o, size_t *n, char *err,
                 k += f->v[j]->prefix && strcmp(f->v[j]->prefix, envs.v[i]) == 0;
             pf_buf_printf(&b, "%s%s (%zu processes)", i ? ", " : "", envs.v[i], k);
         }
-        pf_seterr(err, errlen,
-                  "traced processes ran in %zu Python environments; choose one with --env: %s",
-                  envs.n, (char *)b.p);
-        pf_buf_free(&b);
-        pf_strv_free(&envs);
-        return NULL;
+        if (entry && unique) {
+            chosen = entry;
+            if (!o->quiet)
+                fprintf(stderr,
+                        "pfanalyze: note: analyzing the entry's environment %s; traced "
+                        "environments: %s (--env chooses another)\n",
+                        entry, (char *)b.p);
+            pf_buf_free(&b);
+        } else {
+            pf_seterr(err, errlen,
+                      "traced processes ran in %zu Python environments; choose one with --env: %s",
+                      envs.n, (char *)b.p);
+            pf_buf_free(&b);
+            pf_strv_free(&envs);
+            return NULL;
+        }
     }
     pf_proc **v = pf_xcalloc(f->n + 1, sizeof *v);
     *n = 0;
@@ -212,10 +240,7 @@ static pf_proc **select_env(pf_facts *f, const pf_opts *o, size_t *n, char *err,
             pf_proc *p = f->v[i];
             if (!p->python || !p->prefix || strcmp(p->prefix, chosen) != 0)
                 continue;
-            int root = 1;
-            for (size_t j = 0; j < f->n && root; j++)
-                if (f->v[j]->python && f->v[j]->pid == p->ppid && f->v[j]->run_id == p->run_id)
-                    root = 0;
+            int root = is_entry(f, p);
             if ((pass == 0) == (root && !*n)) {
                 if (pass == 0 && *n)
                     continue;

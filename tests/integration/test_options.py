@@ -59,3 +59,21 @@ def test_exit_status_and_signals_pass_through_the_launcher(tmp_path):
     assert p.stdout.readline().strip() == "ready"
     p.send_signal(signal.SIGTERM)
     assert p.wait(20) == -signal.SIGTERM
+
+
+def test_entry_environment_is_taken_when_children_use_another(tmp_path, tox_envs):
+    env_a = tox_envs[0]
+    app = tmp_path / "app.py"
+    app.write_text("import subprocess, six\nprint(six.__version__)\n"
+                   "subprocess.run(['/usr/bin/python3', '-c', 'import json'], check=True)\n")
+    cat = tmp_path / "e.db"
+    r = analyze(cat, [f"{env_a}/bin/python", str(app)])
+    assert "analyzing the entry's environment" in r.stderr and str(env_a) in r.stderr, r.stderr
+    assert "another Python environment's interpreter; not bundled" in r.stderr, r.stderr
+    with sqlite3.connect(cat) as db:
+        assert db.execute("select value from meta where key='env'").fetchone()[0] == str(env_a)
+    dist = tmp_path / "dist"
+    export(cat, dist)
+    assert not list((dist / "bin").glob("python*")) if (dist / "bin").exists() else True
+    r = run_isolated(dist, ["/dist/run.sh"])  # the other environment is not there: it fails there
+    assert r.stdout.startswith("1.15.0") and r.returncode != 0, r.stdout + r.stderr

@@ -50,6 +50,9 @@ def corpus_roots():
     ]
     roots += sorted(glob.glob("/root/.pyenv/versions/*/lib"))
     roots += [v for v in os.environ.get("PYFARM_TEST_VENVS", "").split(":") if v]
+    # the venvs the other tests made (numpy, opencv with their vendored libraries)
+    cache = os.environ.get("PYFARM_TEST_CACHE", os.path.expanduser("~/.cache/pyfarm-tests"))
+    roots += sorted(glob.glob(os.path.join(cache, "venv-*", "lib")))
     return [r for r in roots if os.path.isdir(r)]
 
 

@@ -11,7 +11,7 @@
 # start-up cases (see "App start-up" below: add a case per app); pfmount's
 # peak RSS (VmHWM).
 #
-# Env: PYFARM_BUILD (default /work/main/build), BENCH_SRC, BENCH_RUNS (warm
+# Env: PYFARM_BUILD (default build/ of this checkout), BENCH_SRC, BENCH_RUNS (warm
 # repetitions, default 3).
 set -euo pipefail
 

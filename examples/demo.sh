@@ -9,7 +9,7 @@ bash tests/setup.sh
 B=$PWD/build
 OUT=$PWD/examples/out
 rm -rf "$OUT" && mkdir -p "$OUT"
-PY=/root/.pyenv/versions/3.11.7/bin/python3.11
+PY=${PYENV_ROOT:-$HOME/.pyenv}/versions/3.11.7/bin/python3.11
 [ -x "$PY" ] || PY=/usr/bin/python3
 VENV=${PYFARM_DEMO_VENV:-$HOME/.cache/pyfarm-demo/venv}
 if [ ! -x "$VENV/bin/python" ] || [ -e "$VENV/.partial" ]; then

@@ -22,7 +22,8 @@ CACHE = Path(os.environ.get("PYFARM_TEST_CACHE", Path.home() / ".cache" / "pyfar
 LIBDIR = "/usr/lib/x86_64-linux-gnu"
 GLIBC = ("ld-linux-x86-64.so.2", "libc.so.6", "libm.so.6", "libmvec.so.1", "libpthread.so.0",
          "libdl.so.2", "librt.so.1", "libutil.so.1", "libresolv.so.2", "libanl.so.1")
-PYENV_PYTHON = "/root/.pyenv/versions/3.11.7/bin/python3.11"
+PYENV_ROOT = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))
+PYENV_PYTHON = os.path.join(PYENV_ROOT, "versions", "3.11.7", "bin", "python3.11")
 
 
 def tool(name):

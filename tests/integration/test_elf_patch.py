@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from pyfarm_testlib import PYENV_PYTHON
+
 LIBDIR = "/usr/lib/x86_64-linux-gnu"
 LOADER = "/lib64/ld-linux-x86-64.so.2"
 
@@ -64,7 +66,7 @@ def test_rpath_rewrite_keeps_every_library_valid_and_loadable(tmp_path):
     print(f"patched {len(libs)} libraries; eu-elflint verdicts unchanged; all load")
 
 
-@pytest.mark.parametrize("python", ["/usr/bin/python3.11", "/root/.pyenv/versions/3.11.7/bin/python3.11"])
+@pytest.mark.parametrize("python", ["/usr/bin/python3.11", PYENV_PYTHON])
 def test_patched_interpreters_run_with_their_libraries_moved(tmp_path, python):
     if not os.path.exists(python):
         pytest.skip(f"{python} is not on this machine")

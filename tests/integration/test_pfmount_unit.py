@@ -13,11 +13,12 @@ readers/mmappers/executors after a cache drop, kernel-side sandboxes
 EROFS for every write, refused catalogs, SIGTERM under load and
 fusermount3 -u in background mode.
 
-Binaries come from PYFARM_BUILD (default /work/main/build): fs/pfmount and
+Binaries come from PYFARM_BUILD (default build/ of this checkout): fs/pfmount and
 tests/mkcatalog. Needs root and /dev/fuse.
 """
 
 import contextlib
+from pathlib import Path
 import errno
 import hashlib
 import mmap
@@ -33,7 +34,7 @@ import time
 
 import pytest
 
-BUILD = os.environ.get("PYFARM_BUILD", "/work/main/build")
+BUILD = os.environ.get("PYFARM_BUILD", str(Path(__file__).resolve().parents[2] / "build"))
 PFMOUNT = os.path.join(BUILD, "fs", "pfmount")
 MKCATALOG = os.path.join(BUILD, "tests", "mkcatalog")
 SYS_PYTHON = "/usr/bin/python3"  # Debian's, whose numpy we mirror

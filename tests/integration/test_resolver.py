@@ -10,12 +10,13 @@ loader rule each, and compare the same way (or, for dlopen, with what
 dl_iterate_phdr reports in a real process).
 
 The built binaries are found through PYFARM_BUILD (default
-/work/main/build); extra venvs to scan through PYFARM_TEST_VENVS (colon
+build/ of this checkout); extra venvs to scan through PYFARM_TEST_VENVS (colon
 separated).
 """
 
 import concurrent.futures
 import glob
+from pathlib import Path
 import os
 import re
 import shutil
@@ -26,7 +27,7 @@ import time
 
 import pytest
 
-BUILD = os.environ.get("PYFARM_BUILD", "/work/main/build")
+BUILD = os.environ.get("PYFARM_BUILD", str(Path(__file__).resolve().parents[2] / "build"))
 PFLDD = os.path.join(BUILD, "tools", "pfldd")
 RTLD = "/lib64/ld-linux-x86-64.so.2"
 
@@ -48,7 +49,8 @@ def corpus_roots():
         "/usr/lib/python3/dist-packages",
         "/usr/lib/python3.11/lib-dynload",
     ]
-    roots += sorted(glob.glob("/root/.pyenv/versions/*/lib"))
+    pyenv = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))
+    roots += sorted(glob.glob(os.path.join(pyenv, "versions", "*", "lib")))
     roots += [v for v in os.environ.get("PYFARM_TEST_VENVS", "").split(":") if v]
     # the venvs the other tests made (numpy, opencv with their vendored libraries)
     cache = os.environ.get("PYFARM_TEST_CACHE", os.path.expanduser("~/.cache/pyfarm-tests"))

@@ -83,36 +83,6 @@ void pf_pb_free(pf_patch_builder *b) {
     pf_pb_init(b);
 }
 
-static int cmp_overlay(const void *a, const void *b) {
-    const pf_overlay *x = a, *y = b;
-    return x->off < y->off ? -1 : x->off > y->off;
-}
-
-uint8_t *pf_patch_from_overlays(uint64_t src_size, pf_overlay *ov, size_t n, size_t *blob_len) {
-    qsort(ov, n, sizeof *ov, cmp_overlay);
-    pf_patch_builder b;
-    pf_pb_init(&b);
-    uint64_t pos = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint64_t copy_end = ov[i].off < src_size ? ov[i].off : src_size;
-        if (copy_end > pos) {
-            pf_pb_copy(&b, pos, copy_end - pos);
-            pos = copy_end;
-        }
-        if (ov[i].off > pos) { /* a gap past the source's end: zeros */
-            uint8_t *z = pf_xcalloc(1, (size_t)(ov[i].off - pos));
-            pf_pb_lit(&b, z, ov[i].off - pos);
-            free(z);
-        }
-        pf_pb_lit(&b, ov[i].data, ov[i].len);
-        pos = ov[i].off + ov[i].len;
-    }
-    if (pos < src_size)
-        pf_pb_copy(&b, pos, src_size - pos);
-    uint8_t *blob = pf_pb_finish(&b, blob_len);
-    return blob;
-}
-
 int pf_patch_decode(const void *blob, size_t len, pf_patch *out, char *err, size_t errlen) {
     memset(out, 0, sizeof *out);
     const uint8_t *p = blob;

@@ -49,15 +49,13 @@ void pf_pb_lit(pf_patch_builder *b, const void *data, uint64_t len);
 uint8_t *pf_pb_finish(pf_patch_builder *b, size_t *blob_len);
 void pf_pb_free(pf_patch_builder *b);
 
-/* Build a patch from a source of SRC_SIZE bytes and a set of overlays
- * (replace [off, off+len) with bytes; overlays may extend past the end, and
- * the gap is zero-filled). Overlays must not overlap each other. */
+/* A replacement of [off, off+len) of a source (the ELF patcher builds its
+ * patches from these and an appended block). */
 typedef struct pf_overlay {
     uint64_t off;
     uint64_t len;
     const uint8_t *data;
 } pf_overlay;
-uint8_t *pf_patch_from_overlays(uint64_t src_size, pf_overlay *ov, size_t n, size_t *blob_len);
 
 int pf_patch_decode(const void *blob, size_t len, pf_patch *out, char *err, size_t errlen);
 void pf_patch_free(pf_patch *p);

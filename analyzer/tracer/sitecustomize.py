@@ -23,7 +23,7 @@ So facts are written as they come (modules when found, mapped objects soon
 after each extension or ctypes load, programs at each exec), and the few
 only known late (sys.path after the script's folder was added, modules that
 bypassed the finder) are snapshot at exit, before fork, before exec, in
-os._exit and on SIGTERM.
+os._exit (and on SIGTERM when PYFARM_TRACE_SIGTERM=1, see the end).
 
 The tracer never raises into the app: every hook catches everything, and
 after an internal failure it goes quiet. It is safe with threads (one
@@ -86,12 +86,18 @@ def _pyfarm_tracer():
 
     state = {"pid": None, "fd": -1, "path": None, "id": None, "dead": False,
              "maps": set(), "mods": set(), "dirty": False, "scanning": False, "last_scan": 0.0,
+             "last_light": 0.0, "nmods": 0, "syspath": None, "emitting": 0,
              "lock": _thread.RLock(), "busy": {}}
+
+    try:  # loaded once, here: an import while a record opens would recurse
+        _fcntl = private_import("fcntl")
+    except Exception:
+        _fcntl = None
 
     def high_fd(fd):
         """Move the descriptor out of the way of the app's low numbers."""
         try:
-            hi = private_import("fcntl").fcntl(fd, 1030, 900)  # F_DUPFD_CLOEXEC
+            hi = _fcntl.fcntl(fd, 1030, 900)  # F_DUPFD_CLOEXEC
             _os.close(fd)
             return hi
         except Exception:
@@ -142,9 +148,16 @@ def _pyfarm_tracer():
             data = "".join(k + "".join("\t" + esc(f) for f in fs) + "\n"
                            for (k, *fs) in lines).encode("utf-8", "surrogateescape")
             with state["lock"]:
-                fd = open_record()
-                while data:
-                    data = data[_os.write(fd, data):]
+                # our own os.open/os.write raise audit events: the hook
+                # ignores them on this thread while we write
+                outer = state["emitting"]
+                state["emitting"] = _thread.get_ident()
+                try:
+                    fd = open_record()
+                    while data:
+                        data = data[_os.write(fd, data):]
+                finally:
+                    state["emitting"] = outer
         except Exception:
             state["dead"] = True
 
@@ -452,8 +465,29 @@ def _pyfarm_tracer():
         except Exception:
             return ""
 
+    def light_snapshot():
+        """At most every LIGHT_EVERY seconds, from the audit hook: sys.path
+        when it changed, modules that bypassed the finder when sys.modules
+        grew. So a process that ends without a snapshot (SIGTERM, SIGKILL)
+        loses little."""
+        state["last_light"] = _time.monotonic()
+        lines = []
+        path = list(_sys.path)
+        if path != state["syspath"]:
+            state["syspath"] = path
+            lines += [("S", i, p) for i, p in enumerate(path)]
+        n = len(_sys.modules)
+        if n != state["nmods"]:
+            state["nmods"] = n
+            lines += modules_snapshot("")
+        emit(*lines)
+
+    LIGHT_EVERY = 0.05
+
     def snapshot(reason):
-        lines = [("S", i, p) for i, p in enumerate(list(_sys.path))]
+        path = list(_sys.path)
+        state["syspath"] = path
+        lines = [("S", i, p) for i, p in enumerate(path)]
         lines += modules_snapshot("")
         emit(*lines)
         scan_maps()
@@ -463,9 +497,14 @@ def _pyfarm_tracer():
     def audit(event, args):
         if state["dead"]:
             return
+        e = state["emitting"]
+        if e and e == _thread.get_ident():
+            return
         try:
             if state["dirty"] and event != "ctypes.dlopen":
                 scan_maps_soon()  # an extension module or a library loaded since
+            if _time.monotonic() - state["last_light"] >= LIGHT_EVERY:
+                light_snapshot()
             if event not in WATCH:
                 return
             if event == "import":
@@ -513,7 +552,8 @@ def _pyfarm_tracer():
     # ---- start ----
     try:
         (ekind, evalue), args = entry()
-        lines = [("S", i, p) for i, p in enumerate(list(_sys.path))]
+        state["syspath"] = list(_sys.path)
+        lines = [("S", i, p) for i, p in enumerate(state["syspath"])]
         lines.append(("E", ekind, evalue))
         lines += [("R", a) for a in args]
         lines += modules_snapshot("site")  # what start-up imported before us
@@ -539,6 +579,7 @@ def _pyfarm_tracer():
             # file, under a new lock (another thread may have held the old)
             try:
                 state["lock"] = _thread.RLock()
+                state["emitting"] = 0
                 state["busy"] = {}
                 state["scanning"] = False
                 state["fd"] = -1
@@ -566,8 +607,17 @@ def _pyfarm_tracer():
         import atexit
         atexit.register(snapshot, "exit")
 
+        # SIGTERM: off unless PYFARM_TRACE_SIGTERM=1. A Python-level handler
+        # runs only when the main thread next executes bytecode: a SIGTERM
+        # that lands just before a blocking C call (sem_wait in a
+        # multiprocessing worker's queue lock, measured: Pool.terminate()
+        # then hung in about 1 run of 6) is never handled, where the default
+        # action would have killed the process. Without the handler nothing
+        # is lost but the final snapshot, which the periodic light snapshot
+        # makes small; the record then ends without Z, as after SIGKILL.
         import _signal  # not `signal`: the app did not import it
-        if _signal.getsignal(_signal.SIGTERM) == _signal.SIG_DFL:
+        if _os.environ.get("PYFARM_TRACE_SIGTERM") == "1" and \
+                _signal.getsignal(_signal.SIGTERM) == _signal.SIG_DFL:
             def on_term(signum, frame):
                 try:
                     snapshot("signal")
@@ -625,9 +675,12 @@ def _cache_self():
         external = _sys.modules["_frozen_importlib_external"]
         src = _os.path.abspath(__file__)
         cache = external.cache_from_source(src)
-        if _os.path.exists(cache):
-            return
         st = _os.stat(src)
+        try:
+            if _os.stat(cache).st_mtime >= st.st_mtime:
+                return  # there, and not older than this file
+        except OSError:
+            pass
         with open(src, "rb") as f:
             code = compile(f.read(), src, "exec", dont_inherit=True)
         data = external._code_to_timestamp_pyc(code, st.st_mtime, st.st_size)

@@ -15,7 +15,10 @@
 # multiarch), and the interpreters in the notes are source builds.
 # No PGO/LTO: a plain build takes minutes on two cores.
 #
-# Usage: tests/build-cpython.sh   (PYFARM_TEST_CACHE overrides the cache)
+# Usage: tests/build-cpython.sh   (PYFARM_TEST_CACHE overrides the cache,
+# PYFARM_DEBIAN_MIRROR the mirror, by default the one the host's apt sources name).
+# Exit status 2: the source cannot be fetched here (the tests skip); 1: the
+# build failed (the tests fail).
 set -euo pipefail
 
 SUITE=trixie
@@ -52,8 +55,8 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-mirror=$(cd "$(dirname "$0")/integration" && python3 -c \
-    'import pyfarm_testlib as t; print(t.apt_mirror() or "")')
+mirror=${PYFARM_DEBIAN_MIRROR:-$(cd "$(dirname "$0")/integration" && python3 -c \
+    'import pyfarm_testlib as t; print(t.apt_mirror() or "")')}
 if [ -z "$mirror" ]; then
     log "no Debian mirror in the host's apt sources: cannot fetch the $SUITE source"
     exit 2

@@ -164,3 +164,46 @@ def test_base_interpreter_app_runs_in_empty_root_and_on_host_glibc(tmp_path, ftp
         assert r.returncode == 0 and r.stdout == want, (mode, r.stderr)
         check_dist_interpreter(dist, run)
         print(f"{mode} dist: {dist_size(dist)} bytes")
+
+
+def link_or_copy(src, dst):
+    try:
+        os.link(src, dst)
+    except OSError:  # another file system
+        shutil.copy2(src, dst)
+
+
+def test_package_in_the_exec_prefix_site_folder(tmp_path, ftpython):
+    """pip puts a wheel with extension modules in platlib, which for a base
+    interpreter with a split exec_prefix is EXEC_PREFIX/lib/python3.13t/
+    site-packages, a second site folder beside PREFIX's. The exec_prefix
+    half is copied (hard links) so the cached build stays as it is; getpath
+    still finds the prefix half at its configured place."""
+    exec_half = tmp_path / "exec"
+    shutil.copytree(Path(ftpython).parents[1], exec_half, symlinks=True,
+                    copy_function=link_or_copy)
+    py = str(exec_half / "bin" / "python3.13t")
+    platlib = subprocess.run([py, "-c", "import sysconfig; print(sysconfig.get_path('platlib'))"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    assert platlib == str(exec_half / "lib" / "python3.13t" / "site-packages"), platlib
+    os.makedirs(platlib)
+    subprocess.run([py, str(APP / "build_ext.py"), platlib], check=True, capture_output=True)
+    app = tmp_path / "app"
+    app.mkdir()
+    for name in ("app.py", "worker.py"):
+        shutil.copy(APP / name, app)
+    argv = [py, str(app / "app.py"), "d"]
+    want = source_run(argv)
+    check_app_output(want)
+    f = facts([py])
+    assert f["exec_prefix"] == str(exec_half) and f["prefix"] != f["exec_prefix"], f
+
+    cat = tmp_path / "x.db"
+    analyze(cat, argv)
+    check_catalog(cat)
+    dist = tmp_path / "dist"
+    export(cat, dist)
+    assert list((dist / "site-packages").glob("p*/ftext.cpython-313t-x86_64-linux-gnu.so"))
+    r = run_empty_root(dist, ["/dist/run", "d"])
+    assert r.returncode == 0 and r.stdout == want, r.stderr
+    check_dist_interpreter(dist, run_empty_root)

@@ -13,8 +13,8 @@ here = os.path.dirname(os.path.abspath(__file__))
 dest = sys.argv[1]
 cv = sysconfig.get_config_vars()
 out = os.path.join(dest, "ftext" + cv["EXT_SUFFIX"])
-cmd = (shlex.split(cv["CC"]) + shlex.split(cv["CFLAGS"]) + shlex.split(cv["CCSHARED"])
-       + ["-I" + sysconfig.get_path("include"), "-I" + sysconfig.get_path("platinclude"), "-shared", os.path.join(here, "ftext.c"),
-          "-o", out, "-lz"])
+includes = ["-I" + sysconfig.get_path("include"), "-I" + sysconfig.get_path("platinclude")]
+cmd = (shlex.split(cv["CC"]) + shlex.split(cv["CFLAGS"]) + shlex.split(cv["CCSHARED"]) + includes
+       + ["-shared", os.path.join(here, "ftext.c"), "-o", out, "-lz"])
 subprocess.run(cmd, check=True)
 print(out)

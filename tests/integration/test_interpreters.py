@@ -5,7 +5,7 @@ and lib-dynload under one folder, the stdlib under another), by
 tests/build-cpython.sh, cached. An app with threads, stdlib extension
 modules, its own C extension and multiprocessing is analyzed with it (from a
 venv and from the base interpreter), exported, and run in an empty root (and
-isolated, for a host-glibc dist): the same output as the source run, the GIL
+isolated, for a host-glibc dist; from pfmount too): the same output as the source run, the GIL
 still off, lib-dynload where the relocated interpreter looks for it."""
 import json
 import os
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from pyfarm_testlib import REPO, analyze, export, run_empty_root, run_isolated
+from pyfarm_testlib import REPO, analyze, export, mounted, run_empty_root, run_isolated
 
 APP = REPO / "tests" / "apps" / "ftapp"
 
@@ -141,6 +141,9 @@ def test_venv_app_runs_in_empty_root(tmp_path, ftpython):
     assert r.returncode == 0 and r.stdout == want, r.stderr
     check_dist_interpreter(dist, run_empty_root)
     print(f"venv dist: {dist_size(dist)} bytes")
+    with mounted(cat, tmp_path / "mnt") as mnt:  # the same tree served by pfmount
+        r = run_empty_root(mnt, ["/dist/run", "a", "b"])
+        assert r.returncode == 0 and r.stdout == want, r.stderr
 
 
 def test_base_interpreter_app_runs_in_empty_root_and_on_host_glibc(tmp_path, ftpython):

@@ -145,11 +145,17 @@ static void compute_must(acct *a, pf_proc **procs, size_t n, pf_strmap *must, in
             }
             if (*imp)
                 active = 1;
-            if (*file == '/' && !is_test_file(file) && app_file(a, file))
+            int entry = is_main_name(name) && *file == '/' && !is_test_file(file) &&
+                        strcmp(a->plan->entry_kind ? a->plan->entry_kind : "", "script") == 0;
+            if (entry || (is_main_name(name) && *file == '/' && app_file(a, file))) {
+                /* the entry script (even when dropped), under each of its names:
+                 * the tracer records one of the aliases, importers name another */
+                pf_strv_push(&queue, "__main__");
+                pf_strv_push(&queue, "__mp_main__");
+                pf_strv_push(&queue, "__parents_main__");
+            } else if (*file == '/' && !is_test_file(file) && app_file(a, file)) {
                 pf_strv_push(&queue, name);
-            else if (is_main_name(name) && *file == '/' && !is_test_file(file) &&
-                     strcmp(a->plan->entry_kind ? a->plan->entry_kind : "", "script") == 0)
-                pf_strv_push(&queue, name); /* the entry script, even when dropped */
+            }
         }
     if (!queue.n)
         pf_strv_push(&queue, "__main__");
@@ -172,15 +178,18 @@ static void compute_must(acct *a, pf_proc **procs, size_t n, pf_strmap *must, in
     pf_strv_free(&queue);
 }
 
-/* A module with no importer (seen in a snapshot) counts with its top. */
-static int must_have(const pf_strmap *must, const char *name, const char *importer, int all) {
+/* A module with no importer (seen in a snapshot: set into sys.modules by
+ * code, not by an import) counts with its top; a top-level one counts (code
+ * of the app put it there), unless it is a test file. */
+static int must_have(const pf_strmap *must, const char *name, const char *importer,
+                     const char *file, int all) {
     if (all || pf_strmap_get(must, name))
         return 1;
     if (*importer)
         return 0;
     const char *dot = strchr(name, '.');
     if (!dot)
-        return 0;
+        return !is_test_file(file);
     char *top = pf_xstrndup(name, (size_t)(dot - name));
     int r = pf_strmap_get(must, top) != NULL;
     free(top);
@@ -368,10 +377,16 @@ static void check_file(acct *a, const pf_proc *p, const char *path, const char *
     struct stat st;
     if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
         return; /* gone since (a temporary file) or not a file: nothing to carry */
-    a->st->files++;
-    if (replaced_env_file(a, path))
-        return;
     char *real = realpath(path, NULL);
+    if (real && pf_strmap_get(&a->seen, real) == (void *)2) {
+        free(real); /* a script, read by its interpreter: checked as a program */
+        return;
+    }
+    a->st->files++;
+    if (replaced_env_file(a, path)) {
+        free(real);
+        return;
+    }
     const pf_strv *dests;
     int t = real ? in_tree(a, real, &dests) : 0;
     char *dest = pf_xasprintf("data%s", path);
@@ -486,10 +501,17 @@ static void check_all(acct *a, pf_facts *f, pf_proc **procs, size_t nprocs) {
         const pf_proc *p = procs[i];
         for (size_t j = 0; j < p->mod_names.n; j++)
             if (p->mod_files.v[j][0] == '/' &&
-                must_have(&must, p->mod_names.v[j], p->mod_importers.v[j], all))
+                must_have(&must, p->mod_names.v[j], p->mod_importers.v[j], p->mod_files.v[j], all))
                 check_module(a, p, j);
     }
     pf_strmap_free(&must);
+    for (size_t i = 0; i < f->n; i++) /* executed programs, so that a script is one item */
+        for (size_t j = 0; counts(f, procs, nprocs, f->v[i]) && j < f->v[i]->programs.n; j++) {
+            char *real = realpath(f->v[i]->programs.v[j], NULL);
+            if (real && !pf_strmap_get(&a->seen, real))
+                pf_strmap_put(&a->seen, real, (void *)2);
+            free(real);
+        }
     for (size_t i = 0; i < f->n; i++) {
         const pf_proc *p = f->v[i];
         if (!counts(f, procs, nprocs, p))

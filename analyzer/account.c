@@ -129,7 +129,7 @@ static int app_file(acct *a, const char *file) {
 static void compute_must(acct *a, pf_proc **procs, size_t n, pf_strmap *must, int *all) {
     pf_strmap edges = {0};
     pf_strv queue = {0};
-    int active = 0;
+    int active = 0, main_root = 0;
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < procs[i]->mod_names.n; j++) {
             const char *name = procs[i]->mod_names.v[j], *imp = procs[i]->mod_importers.v[j];
@@ -145,20 +145,19 @@ static void compute_must(acct *a, pf_proc **procs, size_t n, pf_strmap *must, in
             }
             if (*imp)
                 active = 1;
-            int entry = is_main_name(name) && *file == '/' && !is_test_file(file) &&
-                        strcmp(a->plan->entry_kind ? a->plan->entry_kind : "", "script") == 0;
-            if (entry || (is_main_name(name) && *file == '/' && app_file(a, file))) {
-                /* the entry script (even when dropped), under each of its names:
-                 * the tracer records one of the aliases, importers name another */
-                pf_strv_push(&queue, "__main__");
-                pf_strv_push(&queue, "__mp_main__");
-                pf_strv_push(&queue, "__parents_main__");
-            } else if (*file == '/' && !is_test_file(file) && app_file(a, file)) {
+            if (is_main_name(name) && *file == '/' && app_file(a, file))
+                main_root = 1; /* `-m` of the app's own package */
+            else if (*file == '/' && !is_test_file(file) && app_file(a, file))
                 pf_strv_push(&queue, name);
-            }
         }
-    if (!queue.n)
+    /* the entry script (even when dropped from the plan), under each of its
+     * names: the tracer records one alias, importers name another */
+    if (main_root || !queue.n ||
+        strcmp(a->plan->entry_kind ? a->plan->entry_kind : "", "script") == 0) {
         pf_strv_push(&queue, "__main__");
+        pf_strv_push(&queue, "__mp_main__");
+        pf_strv_push(&queue, "__parents_main__");
+    }
     for (size_t q = 0; q < queue.n; q++) {
         const char *name = queue.v[q];
         if (pf_strmap_get(must, name))

@@ -91,7 +91,7 @@ typedef struct nctx {
     pf_plan *plan;
     const pf_opts *o;
     pf_strmap lib_names; /* name in lib/ -> real */
-    pf_strv hwcaps_only; /* glibc-hwcaps builds without a baseline (warned once) */
+    pf_strv hwcaps_seen; /* glibc-hwcaps builds met (warned once each) */
 } nctx;
 
 /* A library found in a glibc-hwcaps/LEVEL/ folder (x86-64-v2/v3/v4, picked
@@ -126,22 +126,19 @@ static pf_entry *place_lib(nctx *c, const char *path, const char *name, const ch
     const char *level = NULL;
     char *base = in_hwcaps(path) ? pf_hwcaps_baseline(path, &level) : NULL;
     if (base) {
-        pf_entry *known = NULL;
-        char *breal = realpath(base, NULL);
-        if (breal)
-            known = pf_strmap_get(&c->plan->by_real, breal);
-        free(breal);
-        if (!known)
+        if (!pf_strv_contains(&c->hwcaps_seen, path)) {
+            pf_strv_push(&c->hwcaps_seen, path);
             pf_plan_warn(c->plan,
                          "%s: resolved from glibc-hwcaps/%.*s (this CPU's level); the dist takes "
                          "the baseline build %s, which runs on any x86-64",
                          path, (int)strcspn(level, "/"), level, base);
+        }
         pf_entry *e = place_lib(c, base, name, reason);
         free(base);
         return e;
     }
-    if (in_hwcaps(path) && !pf_strv_contains(&c->hwcaps_only, path)) {
-        pf_strv_push(&c->hwcaps_only, path);
+    if (in_hwcaps(path) && !pf_strv_contains(&c->hwcaps_seen, path)) {
+        pf_strv_push(&c->hwcaps_seen, path);
         pf_plan_warn(c->plan,
                      "%s: only a glibc-hwcaps build exists (no baseline beside it); the dist "
                      "may fault on a CPU without that level",
@@ -456,6 +453,30 @@ static int hermetic(nctx *c, pf_proc *ep, char *err, size_t errlen) {
     return 0;
 }
 
+/* A glibc-hwcaps/ folder that came along inside a package or the app
+ * would be searched first by the dist's loader too (it looks below every
+ * RPATH folder): its builds leave when their baseline is in the dist. */
+static void drop_hwcaps_copies(nctx *c) {
+    pf_plan *plan = c->plan;
+    for (size_t i = plan->n; i-- > 0;) {
+        pf_entry *e = plan->v[i];
+        if (e->type != 'f' || !e->source || !in_hwcaps(e->dest))
+            continue;
+        char *base = pf_hwcaps_baseline(e->source, NULL);
+        char *breal = base ? realpath(base, NULL) : NULL;
+        if (breal && pf_strmap_get(&plan->by_real, breal)) {
+            if (!pf_strv_contains(&c->hwcaps_seen, e->source))
+                pf_plan_warn(plan,
+                             "%s: a glibc-hwcaps build; left out, the dist takes the baseline "
+                             "build %s, which runs on any x86-64",
+                             e->source, base);
+            pf_plan_remove(plan, i);
+        }
+        free(breal);
+        free(base);
+    }
+}
+
 static int patch_entry(pf_entry *e, char *err, size_t errlen) {
     if (e->nopatch)
         return 0;
@@ -627,6 +648,7 @@ int pf_plan_native(pf_plan *plan, pf_facts *f, pf_proc **procs, size_t nprocs, c
     pf_strmap_free(&seen);
     if (r != 0)
         goto out;
+    drop_hwcaps_copies(&c);
 
     if (o->bundle_glibc && (r = hermetic(&c, ep, err, errlen)) != 0)
         goto out;
@@ -738,7 +760,7 @@ out:
     for (size_t i = 0; i < c.lib_names.cap; i++)
         (void)0; /* values are borrowed from entries */
     pf_strmap_free(&c.lib_names);
-    pf_strv_free(&c.hwcaps_only);
+    pf_strv_free(&c.hwcaps_seen);
     pf_strv_free(&env_roots);
     pf_strv_free(&runs);
     free(pyreal);

@@ -177,18 +177,33 @@ static void compute_must(acct *a, pf_proc **procs, size_t n, pf_strmap *must, in
     pf_strv_free(&queue);
 }
 
+static int on_syspath(const pf_proc *p, const char *file) {
+    char *r = realpath(file, NULL);
+    int on = 0;
+    for (size_t i = 0; r && i < p->syspath.n && !on; i++) {
+        char *sp = p->syspath.v[i][0] == '/' ? realpath(p->syspath.v[i], NULL) : NULL;
+        on = sp && pf_path_is_under(r, sp);
+        free(sp);
+    }
+    free(r);
+    return on;
+}
+
 /* A module with no importer (seen in a snapshot: set into sys.modules by
- * code, not by an import) counts with its top; a top-level one counts (code
- * of the app put it there), unless it is a test file. */
-static int must_have(const pf_strmap *must, const char *name, const char *importer,
-                     const char *file, int all) {
+ * code, not by an import statement) counts with its top; a top-level one
+ * from outside the process's sys.path counts (code of the app loaded it
+ * from a path of its choosing: nothing else would find it), unless it is a
+ * test file. */
+static int must_have(const pf_strmap *must, const pf_proc *p, size_t j, int all) {
+    const char *name = p->mod_names.v[j], *importer = p->mod_importers.v[j];
+    const char *file = p->mod_files.v[j];
     if (all || pf_strmap_get(must, name))
         return 1;
     if (*importer)
         return 0;
     const char *dot = strchr(name, '.');
     if (!dot)
-        return !is_test_file(file);
+        return !is_test_file(file) && !on_syspath(p, file);
     char *top = pf_xstrndup(name, (size_t)(dot - name));
     int r = pf_strmap_get(must, top) != NULL;
     free(top);
@@ -273,6 +288,25 @@ static char *module_tail(const char *name, const char *file) {
     return r;
 }
 
+/* In the traced process, file was its sys.path folder + tail. */
+static int tail_on_syspath(const pf_proc *p, const char *file, const char *tail) {
+    size_t fl = strlen(file), tl = strlen(tail);
+    if (fl <= tl + 1 || strcmp(file + fl - tl, tail) != 0 || file[fl - tl - 1] != '/')
+        return 0;
+    char *root = pf_xstrndup(file, fl - tl - 1);
+    char *rr = realpath(root, NULL);
+    int on = 0;
+    for (size_t i = 0; i < p->syspath.n && !on; i++) {
+        const char *sp = p->syspath.v[i];
+        char *rs = *sp ? realpath(sp, NULL) : NULL;
+        on = strcmp(sp, root) == 0 || (rr && rs && strcmp(rr, rs) == 0);
+        free(rs);
+    }
+    free(rr);
+    free(root);
+    return on;
+}
+
 static int findable(acct *a, const pf_strv *dests, const char *tail) {
     size_t tl = strlen(tail);
     for (size_t i = 0; i < dests->n; i++) {
@@ -332,6 +366,11 @@ static void check_module(acct *a, const pf_proc *p, size_t j) {
     const pf_strv *dests;
     int t = in_tree(a, real, &dests);
     char *tail = zip || is_main_name(name) ? NULL : module_tail(name, file);
+    if (tail && !tail_on_syspath(p, file, tail)) {
+        free(tail); /* the name is not where the import system found it (cffi's
+                       `_sodium` in nacl/): being in the tree is what can be checked */
+        tail = NULL;
+    }
     if (t == 0 && tail) {
         size_t fl = strlen(file), tl = strlen(tail);
         char *syspath = fl > tl + 1 ? pf_xstrndup(file, fl - tl - 1) : NULL;
@@ -499,8 +538,7 @@ static void check_all(acct *a, pf_facts *f, pf_proc **procs, size_t nprocs) {
     for (size_t i = 0; i < nprocs; i++) {
         const pf_proc *p = procs[i];
         for (size_t j = 0; j < p->mod_names.n; j++)
-            if (p->mod_files.v[j][0] == '/' &&
-                must_have(&must, p->mod_names.v[j], p->mod_importers.v[j], p->mod_files.v[j], all))
+            if (p->mod_files.v[j][0] == '/' && must_have(&must, p, j, all))
                 check_module(a, p, j);
     }
     pf_strmap_free(&must);

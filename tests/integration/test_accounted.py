@@ -261,3 +261,30 @@ def test_hwcaps_build_without_baseline_is_kept_and_named(tmp_path):
     r = analyze(cat, [DEB_PY, str(app / "app.py")])
     assert not unaccounted(r.stderr), r.stderr
     assert any("only a glibc-hwcaps build exists" in w for w in warnings(cat)), warnings(cat)
+
+
+def test_mp_main_alias_never_passes_silently(tmp_path):
+    """A class seen in the wild: the parent records its entry as __mp_main__
+    (multiprocessing's alias), the importer graph rooted at the alias drops
+    what __main__ imported. Whatever the closure does, the analysis must
+    either hold numpy and give a dist that runs, or fail naming it."""
+    pytest.importorskip("numpy")
+    app = tmp_path / "app"
+    shutil.copytree(APPS / "mpalias", app)
+    argv = [DEB_PY, str(app / "app.py")]
+    want = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    assert "alias True" in want  # the trap is armed
+    cat = tmp_path / "m.db"
+    r = analyze(cat, argv, check=False)
+    if r.returncode == 1:
+        assert any("module numpy (" in line for line in unaccounted(r.stderr)), r.stderr
+        assert not cat.exists()
+        return
+    assert r.returncode == 0, r.stderr
+    with sqlite3.connect(cat) as db:
+        assert db.execute("select count(*) from tree where path like "
+                          "'site-packages/%/numpy/__init__.py'").fetchone()[0] == 1
+    dist = tmp_path / "dist"
+    export(cat, dist)
+    r = run_empty_root(dist, ["/dist/run"])
+    assert r.returncode == 0 and r.stdout == want, r.stderr

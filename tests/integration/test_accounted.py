@@ -288,3 +288,37 @@ def test_mp_main_alias_never_passes_silently(tmp_path):
     export(cat, dist)
     r = run_empty_root(dist, ["/dist/run"])
     assert r.returncode == 0 and r.stdout == want, r.stderr
+
+
+@pytest.mark.parametrize("opts,gone", [
+    (["--exclude-module", "helper"], "app/helper.py"),
+    (["--exclude-lib", "liblzma.so*"], "lib/liblzma.so.5"),
+    (["--exclude-file", "data/usr/lib/ssl/*"], "data/usr/lib/ssl/openssl.cnf"),
+], ids=["exclude-module", "exclude-lib", "exclude-file"])
+def test_user_exclusions_are_accounted_for(traced, tmp_path, opts, gone):
+    cat = tmp_path / "a.db"
+    shutil.copy(traced[0], cat)
+    r = reanalyze(cat, *opts)
+    assert not unaccounted(r.stderr), r.stderr
+    with sqlite3.connect(cat) as db:
+        paths = {p for (p,) in db.execute("select path from tree")}
+    if opts[0] != "--exclude-module":  # the app's folder comes whole: helper.py stays in it
+        assert gone not in paths
+
+
+def test_exclude_dist_is_accounted_for(tmp_path, tox_envs):
+    env_a = tox_envs[0]
+    app = tmp_path / "app.py"
+    app.write_text("import six\nprint(six.__version__)\n")
+    cat = tmp_path / "d.db"
+    r = analyze(cat, [f"{env_a}/bin/python", str(app)], "--exclude-dist", "six")
+    assert not unaccounted(r.stderr), r.stderr
+    with sqlite3.connect(cat) as db:
+        assert not db.execute("select path from tree where path like '%/six.py'").fetchall()
+    cat2 = tmp_path / "d2.db"
+    shutil.copy(cat, cat2)
+    env = dict(os.environ, PYFARM_DEBUG_DROP="site-packages/*/six.py")
+    r = subprocess.run([tool("pfanalyze"), "-c", str(cat2), "--reanalyze"], capture_output=True,
+                       text=True, env=env)
+    assert r.returncode == 1 and any("module six (" in line for line in unaccounted(r.stderr)), \
+        r.stderr

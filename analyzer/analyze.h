@@ -111,6 +111,7 @@ pf_entry *pf_plan_add_data(pf_plan *p, const char *dest, const void *data, size_
 void pf_plan_move(pf_plan *p, pf_entry *e, const char *dest);
 pf_entry *pf_plan_add_link(pf_plan *p, const char *dest, const char *target, const char *reason);
 void pf_plan_warn(pf_plan *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void pf_plan_remove(pf_plan *p, size_t i); /* entry i leaves the plan (freed) */
 void pf_plan_free(pf_plan *p);
 int pf_excluded_name(const char *name); /* .git, __pycache__ handled by callers */
 int pf_plan_includes(pf_plan *p, const pf_opts *o, char *err, size_t errlen);
@@ -122,6 +123,27 @@ int pf_plan_python(pf_plan *plan, pf_facts *f, pf_proc **procs, size_t nprocs, c
 /* native.c: ELF closure, placement, renames, patches; data files */
 int pf_plan_native(pf_plan *plan, pf_facts *f, pf_proc **procs, size_t nprocs, const pf_opts *o,
                    char *err, size_t errlen);
+/* the host lists (native.c): a library taken from the host, one left out
+ * by --exclude-lib, a file read where it is (docs/user-guide.md) */
+int pf_is_host_lib(const pf_opts *o, const char *name);
+int pf_is_excluded_lib(const pf_opts *o, const char *name);
+int pf_host_file(const char *path);
+/* the baseline build beside a glibc-hwcaps/LEVEL/ library, or NULL */
+char *pf_hwcaps_baseline(const char *path, const char **level);
+/* account.c: the trace is accounted for (modules, mapped objects, programs,
+ * data files): each is in the tree where the dist finds it, left out by an
+ * option, or on the host list. Failures are printed one line each; returns
+ * -1 (err says how many) unless --allow-missing made them warnings. */
+typedef struct pf_account_stats {
+    size_t modules, objects, programs, files; /* items verified */
+    size_t problems;
+    double seconds;
+} pf_account_stats;
+int pf_account(pf_plan *plan, pf_facts *f, pf_proc **procs, size_t nprocs, const pf_opts *o,
+               pf_account_stats *st, char *err, size_t errlen);
+/* PYFARM_DEBUG_DROP=GLOB[:GLOB...] (a testing hook): plan entries whose
+ * dist path matches leave the plan before the check. Returns how many. */
+size_t pf_account_debug_drop(pf_plan *plan);
 /* launch.c: run.sh and pyfarm.pth */
 int pf_plan_launch(pf_plan *plan, const pf_opts *o, char *err, size_t errlen);
 /* tree.c: write the plan into the catalog's tree */

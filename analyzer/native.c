@@ -35,17 +35,16 @@ static const char *const GLIBC_LIBS[] = {"ld-linux*.so*",
                                          "libpcprofile.so",
                                          "libSegFault.so",
                                          NULL};
-static const char *const DRIVER_LIBS[] = {"libcuda.so*",
-                                          "libnvidia-*",
-                                          "libnvcuvid.so*",
-                                          "libGLX_nvidia.so*",
-                                          "libEGL_nvidia.so*",
-                                          "libGLESv2_nvidia.so*",
-                                          "libGLX_mesa.so*",
-                                          "libEGL_mesa.so*",
-                                          "libdrm*.so*",
-                                          "libgbm.so*",
-                                          NULL};
+/* Only what must match the host's kernel driver: NVIDIA's driver libraries,
+ * the vendors' GLVND implementations (libGLX_<vendor>, libEGL_<vendor>; the
+ * dispatch libraries libGL, libGLX, libEGL, libOpenGL are ordinary and come
+ * along), and the drivers Mesa, VA-API and Vulkan open by path. libdrm and
+ * libgbm are ordinary libraries that libva, libavcodec and Debian's opencv
+ * link: they are bundled. */
+static const char *const DRIVER_LIBS[] = {"libcuda.so*",    "libnvidia-*",    "libnvcuvid.so*",
+                                          "libGLX_*.so*",   "libEGL_*.so*",   "libGLESv2_*.so*",
+                                          "*_dri.so",       "*_gbm.so",       "libgallium-*.so",
+                                          "*_drv_video.so", "libvulkan_*.so", NULL};
 
 static int match_any(const char *const *pats, const char *name) {
     for (int i = 0; pats[i]; i++)
@@ -58,7 +57,7 @@ int pf_is_glibc_family(const char *name) {
     return match_any(GLIBC_LIBS, pf_path_basename(name));
 }
 
-static int is_host_lib(const pf_opts *o, const char *name) {
+int pf_is_host_lib(const pf_opts *o, const char *name) {
     const char *b = pf_path_basename(name);
     for (size_t i = 0; i < o->bundle_libs.n; i++)
         if (fnmatch(o->bundle_libs.v[i], b, 0) == 0)
@@ -69,7 +68,7 @@ static int is_host_lib(const pf_opts *o, const char *name) {
     return match_any(DRIVER_LIBS, b) || (!o->bundle_glibc && match_any(GLIBC_LIBS, b));
 }
 
-static int is_excluded_lib(const pf_opts *o, const char *name) {
+int pf_is_excluded_lib(const pf_opts *o, const char *name) {
     const char *b = pf_path_basename(name);
     for (size_t i = 0; i < o->exclude_libs.n; i++)
         if (fnmatch(o->exclude_libs.v[i], b, 0) == 0)
@@ -92,10 +91,59 @@ typedef struct nctx {
     pf_plan *plan;
     const pf_opts *o;
     pf_strmap lib_names; /* name in lib/ -> real */
+    pf_strv hwcaps_seen; /* glibc-hwcaps builds met (warned once each) */
 } nctx;
+
+/* A library found in a glibc-hwcaps/LEVEL/ folder (x86-64-v2/v3/v4, picked
+ * because this CPU has them) may fault on an older CPU: the baseline build
+ * of the same name in the folder above glibc-hwcaps/ (where the loader looks
+ * next), when there is one. Returns it (malloc'd), or NULL. */
+char *pf_hwcaps_baseline(const char *path, const char **level) {
+    const char *h = strstr(path, "/glibc-hwcaps/");
+    if (!h)
+        return NULL;
+    const char *lv = h + strlen("/glibc-hwcaps/");
+    const char *slash = strchr(lv, '/');
+    if (!slash || strchr(slash + 1, '/'))
+        return NULL;
+    if (level)
+        *level = lv;
+    char *base = pf_xasprintf("%.*s/%s", (int)(h - path), path, slash + 1);
+    struct stat st;
+    if (stat(base, &st) != 0 || !S_ISREG(st.st_mode)) {
+        free(base);
+        return NULL;
+    }
+    return base;
+}
+
+static int in_hwcaps(const char *path) {
+    return strstr(path, "/glibc-hwcaps/") != NULL;
+}
 
 /* Place a library that lies outside the plan into lib/. */
 static pf_entry *place_lib(nctx *c, const char *path, const char *name, const char *reason) {
+    const char *level = NULL;
+    char *base = in_hwcaps(path) ? pf_hwcaps_baseline(path, &level) : NULL;
+    if (base) {
+        if (!pf_strv_contains(&c->hwcaps_seen, path)) {
+            pf_strv_push(&c->hwcaps_seen, path);
+            pf_plan_warn(c->plan,
+                         "%s: resolved from glibc-hwcaps/%.*s (this CPU's level); the dist takes "
+                         "the baseline build %s, which runs on any x86-64",
+                         path, (int)strcspn(level, "/"), level, base);
+        }
+        pf_entry *e = place_lib(c, base, name, reason);
+        free(base);
+        return e;
+    }
+    if (in_hwcaps(path) && !pf_strv_contains(&c->hwcaps_seen, path)) {
+        pf_strv_push(&c->hwcaps_seen, path);
+        pf_plan_warn(c->plan,
+                     "%s: only a glibc-hwcaps build exists (no baseline beside it); the dist "
+                     "may fault on a CPU without that level",
+                     path);
+    }
     char *real = realpath(path, NULL);
     if (!real)
         return NULL;
@@ -166,8 +214,9 @@ static const datarule RULES[] = {
     {"/usr/share/zoneinfo/*", "TZDIR", 1, "usr/share/zoneinfo"},
     {NULL, NULL, 0, NULL}};
 
-/* Read by the host's glibc itself, or meaningless to copy. */
-static int ignorable_file(const char *p) {
+/* Read by the host's glibc itself, or meaningless to copy (the documented
+ * host list of files, docs/user-guide.md). */
+int pf_host_file(const char *p) {
     static const char *const pre[] = {"/proc/",
                                       "/sys/",
                                       "/dev/",
@@ -178,6 +227,7 @@ static int ignorable_file(const char *p) {
                                       "/usr/share/locale/",
                                       "/usr/lib/x86_64-linux-gnu/gconv/",
                                       "/var/",
+                                      "/etc/ssl/certs/", /* the host's trust store (SSL_CERT_DIR) */
                                       NULL};
     static const char *const exact[] = {"/etc/nsswitch.conf",
                                         "/etc/passwd",
@@ -203,7 +253,10 @@ static int ignorable_file(const char *p) {
 }
 
 static void data_file(nctx *c, const char *path, const char *why, const pf_strv *env_roots) {
-    if (ignorable_file(path))
+    int ruled = 0; /* a rule relocates the file even on the host list */
+    for (int i = 0; RULES[i].pattern && !ruled; i++)
+        ruled = fnmatch(RULES[i].pattern, path, 0) == 0;
+    if (!ruled && pf_host_file(path))
         return;
     for (size_t i = 0; i < env_roots->n; i++)
         if (pf_path_is_under(path, env_roots->v[i]))
@@ -273,7 +326,7 @@ static int resolve_root(nctx *c, pf_resolver *rs, pf_entry *e, const char *main_
             continue;
         }
         if (!L->path) {
-            if (!is_host_lib(o, L->name)) {
+            if (!pf_is_host_lib(o, L->name)) {
                 if (strict && !o->allow_missing) {
                     pf_seterr(err, errlen, "%s: needed by %s (%s) resolves nowhere", L->name,
                               pe->source, pe->reason);
@@ -284,8 +337,8 @@ static int resolve_root(nctx *c, pf_resolver *rs, pf_entry *e, const char *main_
                 }
             }
             pf_strmap_put(edges, key, pf_xstrdup(""));
-        } else if (is_host_lib(o, L->name) || is_host_lib(o, L->path) ||
-                   is_excluded_lib(o, L->name)) {
+        } else if (pf_is_host_lib(o, L->name) || pf_is_host_lib(o, L->path) ||
+                   pf_is_excluded_lib(o, L->name)) {
             pf_strmap_put(edges, key, pf_xstrdup(""));
         } else {
             char *why = pf_xasprintf("needed by %s as %s", pe->dest, L->name);
@@ -400,6 +453,30 @@ static int hermetic(nctx *c, pf_proc *ep, char *err, size_t errlen) {
     return 0;
 }
 
+/* A glibc-hwcaps/ folder that came along inside a package or the app
+ * would be searched first by the dist's loader too (it looks below every
+ * RPATH folder): its builds leave when their baseline is in the dist. */
+static void drop_hwcaps_copies(nctx *c) {
+    pf_plan *plan = c->plan;
+    for (size_t i = plan->n; i-- > 0;) {
+        pf_entry *e = plan->v[i];
+        if (e->type != 'f' || !e->source || !in_hwcaps(e->dest))
+            continue;
+        char *base = pf_hwcaps_baseline(e->source, NULL);
+        char *breal = base ? realpath(base, NULL) : NULL;
+        if (breal && pf_strmap_get(&plan->by_real, breal)) {
+            if (!pf_strv_contains(&c->hwcaps_seen, e->source))
+                pf_plan_warn(plan,
+                             "%s: a glibc-hwcaps build; left out, the dist takes the baseline "
+                             "build %s, which runs on any x86-64",
+                             e->source, base);
+            pf_plan_remove(plan, i);
+        }
+        free(breal);
+        free(base);
+    }
+}
+
 static int patch_entry(pf_entry *e, char *err, size_t errlen) {
     if (e->nopatch)
         return 0;
@@ -465,7 +542,7 @@ int pf_plan_native(pf_plan *plan, pf_facts *f, pf_proc **procs, size_t nprocs, c
             continue;
         for (size_t j = 0; j < p->objects.n; j++) {
             const char *ob = p->objects.v[j];
-            if (is_host_lib(o, ob) || is_excluded_lib(o, ob) ||
+            if (pf_is_host_lib(o, ob) || pf_is_excluded_lib(o, ob) ||
                 strstr(pf_path_basename(ob), "pfpreload") || (pyreal && strcmp(ob, pyreal) == 0))
                 continue;
             char *real = realpath(ob, NULL);
@@ -571,6 +648,7 @@ int pf_plan_native(pf_plan *plan, pf_facts *f, pf_proc **procs, size_t nprocs, c
     pf_strmap_free(&seen);
     if (r != 0)
         goto out;
+    drop_hwcaps_copies(&c);
 
     if (o->bundle_glibc && (r = hermetic(&c, ep, err, errlen)) != 0)
         goto out;
@@ -682,6 +760,7 @@ out:
     for (size_t i = 0; i < c.lib_names.cap; i++)
         (void)0; /* values are borrowed from entries */
     pf_strmap_free(&c.lib_names);
+    pf_strv_free(&c.hwcaps_seen);
     pf_strv_free(&env_roots);
     pf_strv_free(&runs);
     free(pyreal);

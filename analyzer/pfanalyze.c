@@ -22,7 +22,9 @@ static void usage(FILE *fp) {
     fputs("usage: pfanalyze -c CATALOG [OPTIONS] -- COMMAND [ARGS...]\n"
           "       pfanalyze -c CATALOG --reanalyze [OPTIONS]\n"
           "Runs COMMAND, traces every Python process it starts, and records the closure and\n"
-          "the dist tree in CATALOG (runs accumulate). Exits with COMMAND's status.\n"
+          "the dist tree in CATALOG (runs accumulate). Every item of the trace must be\n"
+          "accounted for. Exit status: 0 ok, 1 analysis failed (catalog unchanged), 2 usage,\n"
+          "3 analyzed but COMMAND failed, 127 COMMAND not found.\n"
           "  --env PREFIX            analyze the processes of this environment (sys.prefix)\n"
           "  --include-module NAME   --exclude-module NAME\n"
           "  --include-dist NAME     --exclude-dist NAME\n"
@@ -33,7 +35,7 @@ static void usage(FILE *fp) {
           "  --glibc bundle|host     ship glibc and the loader (default: hermetic) or use the "
           "host's\n"
           "  --max-glibc X.Y         fail if a bundled file needs a newer glibc\n"
-          "  --allow-missing         warn, instead of failing, on unresolvable DT_NEEDED\n"
+          "  --allow-missing         warn, instead of failing, on what the dist lacks\n"
           "  -q, --quiet\n",
           fp);
 }
@@ -255,9 +257,29 @@ static void vpush(pf_strv *v, const char *s) {
     pf_strv_push(v, s);
 }
 
-int main(int argc, char **argv) {
-    pf_opts o = {0};
-    const char *glibc = "bundle"; /* hermetic by default */
+/* Exit statuses (docs/user-guide.md): an analysis failure is never hidden
+ * behind the app's status. */
+enum {
+    EXIT_OK = 0,          /* analysis done; the app exited 0 */
+    EXIT_ANALYSIS = 1,    /* analysis failed: the catalog is as it was */
+    EXIT_USAGE = 2,       /* bad options or an unusable catalog: nothing ran */
+    EXIT_APP = 3,         /* analysis done; the app exited non-zero or was killed */
+    EXIT_NOT_FOUND = 127, /* COMMAND not found */
+};
+
+static void free_opts(pf_opts *o) {
+    free(o->catalog_real);
+    free(o->launcher);
+    pf_strv *lists[] = {&o->include_modules, &o->exclude_modules, &o->include_dists,
+                        &o->exclude_dists,   &o->include_libs,    &o->exclude_libs,
+                        &o->include_files,   &o->exclude_files,   &o->host_libs,
+                        &o->bundle_libs};
+    for (size_t i = 0; i < sizeof lists / sizeof *lists; i++)
+        pf_strv_free(lists[i]);
+}
+
+/* Options into o; returns -1 to go on, or the status to exit with. */
+static int parse_args(int argc, char **argv, pf_opts *o, const char **glibc) {
     enum {
         O_ENV = 256,
         O_IM,
@@ -294,282 +316,333 @@ int main(int argc, char **argv) {
                                        {"quiet", no_argument, 0, 'q'},
                                        {"help", no_argument, 0, 'h'},
                                        {0, 0, 0, 0}};
+    pf_strv *lists[] = {[O_IM - O_IM] = &o->include_modules, [O_EM - O_IM] = &o->exclude_modules,
+                        [O_ID - O_IM] = &o->include_dists,   [O_ED - O_IM] = &o->exclude_dists,
+                        [O_IL - O_IM] = &o->include_libs,    [O_EL - O_IM] = &o->exclude_libs,
+                        [O_IF - O_IM] = &o->include_files,   [O_EF - O_IM] = &o->exclude_files,
+                        [O_HL - O_IM] = &o->host_libs,       [O_BL - O_IM] = &o->bundle_libs};
     int ch;
     while ((ch = getopt_long(argc, argv, "+c:qh", lo, NULL)) != -1) {
+        if (ch >= O_IM && ch <= O_BL) {
+            vpush(lists[ch - O_IM], optarg);
+            continue;
+        }
         switch (ch) {
         case 'c':
-            o.catalog = optarg;
+            o->catalog = optarg;
             break;
         case 'q':
-            o.quiet = 1;
+            o->quiet = 1;
             break;
         case 'h':
             usage(stdout);
-            return 0;
+            return EXIT_OK;
         case O_ENV:
-            o.env = optarg;
-            break;
-        case O_IM:
-            vpush(&o.include_modules, optarg);
-            break;
-        case O_EM:
-            vpush(&o.exclude_modules, optarg);
-            break;
-        case O_ID:
-            vpush(&o.include_dists, optarg);
-            break;
-        case O_ED:
-            vpush(&o.exclude_dists, optarg);
-            break;
-        case O_IL:
-            vpush(&o.include_libs, optarg);
-            break;
-        case O_EL:
-            vpush(&o.exclude_libs, optarg);
-            break;
-        case O_IF:
-            vpush(&o.include_files, optarg);
-            break;
-        case O_EF:
-            vpush(&o.exclude_files, optarg);
-            break;
-        case O_HL:
-            vpush(&o.host_libs, optarg);
-            break;
-        case O_BL:
-            vpush(&o.bundle_libs, optarg);
+            o->env = optarg;
             break;
         case O_MG:
-            o.max_glibc = optarg;
+            o->max_glibc = optarg;
             break;
         case O_AM:
-            o.allow_missing = 1;
+            o->allow_missing = 1;
             break;
         case O_RE:
-            o.no_trace = 1;
+            o->no_trace = 1;
             break;
         case O_GL:
-            glibc = optarg;
+            *glibc = optarg;
             break;
         default:
             usage(stderr);
-            return 2;
+            return EXIT_USAGE;
         }
     }
-    if (!o.catalog || (optind >= argc && !o.no_trace)) {
+    if (!o->catalog || (optind >= argc && !o->no_trace)) {
         usage(stderr);
-        return 2;
+        return EXIT_USAGE;
     }
-    if (strcmp(glibc, "bundle") == 0) {
-        o.bundle_glibc = 1;
-        char *l = find_tool("pflaunch");
-        int found = l != NULL;
-        free(l);
-        if (!found) {
-            fprintf(stderr, "pfanalyze: --glibc bundle: the launcher pflaunch is not installed "
-                            "beside pfanalyze\n");
-            return 2;
-        }
-    } else if (strcmp(glibc, "host") != 0) {
+    return -1;
+}
+
+/* --glibc, and what the chosen mode needs; -1 to go on, or the status. */
+static int setup_glibc(pf_opts *o, const char *glibc) {
+    if (strcmp(glibc, "host") == 0)
+        return -1;
+    if (strcmp(glibc, "bundle") != 0) {
         fprintf(stderr, "pfanalyze: --glibc %s: expected 'host' or 'bundle'\n", glibc);
-        return 2;
+        return EXIT_USAGE;
     }
-    char err[PF_ERRLEN] = "";
-    char **cmd = argv + optind;
-    int exists = access(o.catalog, F_OK) == 0;
-    if (exists) { /* refuse a bad catalog before running anything */
-        pf_catalog *c0;
-        if (pf_catalog_open(o.catalog, 0, &c0, err, sizeof err) != 0) {
-            fprintf(stderr, "pfanalyze: %s\n", err);
-            return 2;
-        }
-        pf_catalog_close(c0);
+    o->bundle_glibc = 1;
+    o->launcher = find_tool("pflaunch");
+    if (!o->launcher) {
+        fprintf(stderr, "pfanalyze: --glibc bundle: the launcher pflaunch is not installed "
+                        "beside pfanalyze\n");
+        return EXIT_USAGE;
     }
-    if (!o.no_trace && !find_in_path(cmd[0])) {
-        fprintf(stderr, "pfanalyze: %s: command not found\n", cmd[0]);
-        return 127;
-    }
-    char tmpl[] = "/tmp/pyfarm-trace-XXXXXX";
-    char *tracedir = NULL;
-    int status = 0, exit_code = 0;
-    struct timespec t0, t1, t2;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    char *cwd = getcwd(NULL, 0);
-    if (!o.no_trace) {
-        tracedir = mkdtemp(tmpl);
-        if (!tracedir) {
-            fprintf(stderr, "pfanalyze: /tmp: %s\n", strerror(errno));
-            return 1;
-        }
-        status = run_traced(cmd, tracedir, err, sizeof err);
-        if (status < 0) {
-            fprintf(stderr, "pfanalyze: %s\n", err);
-            pf_rm_rf(tracedir);
-            return 1;
-        }
-        exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return -1;
+}
 
-    {
-        char *cwd0 = getcwd(NULL, 0); /* kept out of the app folder */
-        ;
-        char *abs = o.catalog[0] == '/' ? pf_xstrdup(o.catalog) : pf_path_join(cwd0, o.catalog);
-        o.catalog_real = pf_path_normalize(abs);
-        free(abs);
-        free(cwd0);
-    }
-    if (o.bundle_glibc)
-        o.launcher = find_tool("pflaunch");
+/* The catalog's absolute path (kept out of the app folder). */
+static void set_catalog_real(pf_opts *o) {
+    char *cwd0 = getcwd(NULL, 0);
+    char *abs =
+        o->catalog[0] == '/' || !cwd0 ? pf_xstrdup(o->catalog) : pf_path_join(cwd0, o->catalog);
+    o->catalog_real = pf_path_normalize(abs);
+    free(abs);
+    free(cwd0);
+}
 
-    /* work on a copy; rename over the catalog only when all went well */
-    char *tmpcat = pf_xasprintf("%s.tmp-%d", o.catalog, (int)getpid());
-    pf_catalog *c = NULL;
-    int ok = 0;
-    if (exists && copy_file(o.catalog, tmpcat) != 0) {
-        fprintf(stderr, "pfanalyze: %s: cannot copy: %s\n", o.catalog, strerror(errno));
-        goto done;
+/* The runs row of this trace and its records; -1 on error. */
+static int record_run(pf_catalog *c, char **cmd, const char *cwd, int exit_code,
+                      const char *tracedir, char *err, size_t errlen) {
+    pf_buf a = {0};
+    for (char **s = cmd; *s; s++)
+        pf_buf_printf(&a, "%s%s", s == cmd ? "" : " ", *s);
+    sqlite3_stmt *st;
+    sqlite3_prepare_v2(c->db,
+                       "INSERT INTO runs(argv, cwd, started, status) VALUES(?,?,"
+                       "datetime('now'),?)",
+                       -1, &st, NULL);
+    sqlite3_bind_text(st, 1, (char *)a.p, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, cwd ? cwd : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, exit_code);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    pf_buf_free(&a);
+    if (rc != SQLITE_DONE) {
+        pf_seterr(err, errlen, "%s: cannot record the run: %s", c->path ? c->path : "catalog",
+                  sqlite3_errmsg(c->db));
+        return -1;
     }
-    if (pf_catalog_create(tmpcat, &c, err, sizeof err) != 0) {
-        fprintf(stderr, "pfanalyze: %s\n", err);
-        goto done;
+    int64_t run_id = sqlite3_last_insert_rowid(c->db);
+    char *rdir = pf_path_join(tracedir, "records");
+    int np = 0;
+    int r = pf_ingest_dir(c, rdir, run_id, &np, err, errlen);
+    free(rdir);
+    if (r == 0 && np == 0) {
+        pf_seterr(err, errlen, "%s: no Python process was traced (exit status %d)", cmd[0],
+                  exit_code);
+        r = -1;
     }
-    pf_catalog_exec(c, "BEGIN", NULL, 0);
-    if (!o.no_trace) {
-        pf_buf a = {0};
-        for (char **s = cmd; *s; s++)
-            pf_buf_printf(&a, "%s%s", s == cmd ? "" : " ", *s);
-        sqlite3_stmt *st;
-        sqlite3_prepare_v2(c->db,
-                           "INSERT INTO runs(argv, cwd, started, status) VALUES(?,?,"
-                           "datetime('now'),?)",
-                           -1, &st, NULL);
-        sqlite3_bind_text(st, 1, (char *)a.p, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, cwd ? cwd : "", -1, SQLITE_STATIC);
-        sqlite3_bind_int(st, 3, exit_code);
+    return r;
+}
+
+/* --max-glibc: every bundled file that needs a newer glibc, in one line. */
+static int check_max_glibc(const pf_plan *plan, const pf_opts *o, char *err, size_t errlen) {
+    if (!o->max_glibc || !plan->max_glibc || pf_glibc_vercmp(plan->max_glibc, o->max_glibc) <= 0)
+        return 0;
+    pf_buf b = {0};
+    for (size_t i = 0; i < plan->n; i++) {
+        const pf_entry *e = plan->v[i];
+        if (e->elf && e->info.max_glibc && pf_glibc_vercmp(e->info.max_glibc, o->max_glibc) > 0)
+            pf_buf_printf(&b, "%s%s (GLIBC_%s)", b.n ? ", " : "", e->dest, e->info.max_glibc);
+    }
+    pf_seterr(err, errlen, "--max-glibc %s: these files need newer: %s", o->max_glibc, (char *)b.p);
+    pf_buf_free(&b);
+    return -1;
+}
+
+/* Every stage, from the facts to a plan that the check accounts for. */
+static int plan_dist(pf_plan *plan, pf_facts *f, pf_proc **procs, size_t np, const pf_opts *o,
+                     pf_account_stats *acc, char *err, size_t errlen) {
+    int r = pf_plan_python(plan, f, procs, np, o, err, errlen);
+    if (!r)
+        r = pf_plan_includes(plan, o, err, errlen);
+    if (!r)
+        r = pf_plan_native(plan, f, procs, np, o, err, errlen);
+    if (!r)
+        r = check_max_glibc(plan, o, err, errlen);
+    if (!r)
+        r = pf_plan_launch(plan, o, err, errlen);
+    if (!r) {
+        pf_account_debug_drop(plan);
+        r = pf_account(plan, f, procs, np, o, acc, err, errlen);
+    }
+    return r;
+}
+
+/* Warnings and facts about the analysis into the catalog. */
+static void store_results(pf_catalog *c, const pf_plan *plan, const pf_opts *o,
+                          const pf_proc *entry) {
+    pf_catalog_exec(c, "DELETE FROM warnings", NULL, 0);
+    sqlite3_stmt *st;
+    sqlite3_prepare_v2(c->db, "INSERT INTO warnings(kind, message) VALUES('analysis', ?)", -1, &st,
+                       NULL);
+    for (size_t i = 0; i < plan->warnings.n; i++) {
+        sqlite3_reset(st);
+        sqlite3_bind_text(st, 1, plan->warnings.v[i], -1, SQLITE_STATIC);
         sqlite3_step(st);
-        sqlite3_finalize(st);
-        int64_t run_id = sqlite3_last_insert_rowid(c->db);
-        pf_buf_free(&a);
-        char *rdir = pf_path_join(tracedir, "records");
-        int np = 0;
-        int r = pf_ingest_dir(c, rdir, run_id, &np, err, sizeof err);
-        free(rdir);
-        if (r != 0) {
-            fprintf(stderr, "pfanalyze: %s\n", err);
-            goto done;
-        }
-        if (np == 0) {
-            fprintf(stderr, "pfanalyze: %s: no Python process was traced (exit status %d)\n",
-                    cmd[0], exit_code);
-            goto done;
-        }
+        if (!o->quiet)
+            fprintf(stderr, "pfanalyze: warning: %s\n", plan->warnings.v[i]);
     }
+    sqlite3_finalize(st);
+    pf_catalog_meta_set(c, "glibc_mode", o->bundle_glibc ? "bundle" : "host");
+    pf_catalog_meta_set(c, "max_glibc", plan->max_glibc ? plan->max_glibc : "");
+    pf_catalog_meta_set(c, "env", entry->prefix);
+    pf_catalog_meta_set(c, "python_version", pf_proc_info(entry, "version"));
+    pf_catalog_meta_set(c, "entry_kind", plan->entry_kind ? plan->entry_kind : "");
+    char ts[32];
+    snprintf(ts, sizeof ts, "%lld", (long long)time(NULL));
+    pf_catalog_meta_set(c, "analyzed", ts);
+}
+
+static double since(const struct timespec *a) {
+    struct timespec b;
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    return (double)(b.tv_sec - a->tv_sec) + (double)(b.tv_nsec - a->tv_nsec) / 1e9;
+}
+
+static void print_summary(const pf_plan *plan, const pf_opts *o, const pf_proc *entry,
+                          double trace_s, double analysis_s, const pf_account_stats *acc) {
+    uint64_t bytes = 0;
+    size_t files = 0;
+    for (size_t i = 0; i < plan->n; i++) {
+        const pf_entry *e = plan->v[i];
+        if (e->type != 'f')
+            continue;
+        files++;
+        struct stat sb;
+        bytes += e->patch                    ? e->size
+                 : e->data                   ? e->data_len
+                 : stat(e->source, &sb) == 0 ? (uint64_t)sb.st_size
+                                             : 0;
+    }
+    fprintf(stderr,
+            "pfanalyze: %s: %zu files, %.1f MB; environment %s; newest glibc needed %s; trace "
+            "%.2fs, analysis %.2fs\n"
+            "pfanalyze: accounted for: %zu modules, %zu mapped objects, %zu programs, %zu data "
+            "files (%.3fs)\n",
+            o->catalog, files, (double)bytes / 1e6, entry->prefix,
+            plan->max_glibc ? plan->max_glibc : "none", trace_s, analysis_s, acc->modules,
+            acc->objects, acc->programs, acc->files, acc->seconds);
+}
+
+/* Facts -> plan -> check -> tree, inside the catalog copy's transaction. */
+static int analyze_catalog(pf_catalog *c, const pf_opts *o, double trace_s,
+                           const struct timespec *t1) {
+    char err[PF_ERRLEN] = "";
     pf_facts f;
     if (pf_facts_load(c, &f, err, sizeof err) != 0) {
         fprintf(stderr, "pfanalyze: %s\n", err);
-        goto done;
+        return -1;
     }
     size_t np = 0;
-    pf_proc **procs = select_env(&f, &o, &np, err, sizeof err);
+    pf_proc **procs = select_env(&f, o, &np, err, sizeof err);
     pf_plan plan = {0};
-    int r = procs ? 0 : -1;
+    pf_account_stats acc = {0};
+    int r = procs ? plan_dist(&plan, &f, procs, np, o, &acc, err, sizeof err) : -1;
     if (!r)
-        r = pf_plan_python(&plan, &f, procs, np, &o, err, sizeof err);
-    if (!r)
-        r = pf_plan_includes(&plan, &o, err, sizeof err);
-    if (!r)
-        r = pf_plan_native(&plan, &f, procs, np, &o, err, sizeof err);
-    if (!r && o.max_glibc && plan.max_glibc && pf_glibc_vercmp(plan.max_glibc, o.max_glibc) > 0) {
-        pf_buf b = {0};
-        for (size_t i = 0; i < plan.n; i++) {
-            pf_entry *e = plan.v[i];
-            if (e->elf && e->info.max_glibc && pf_glibc_vercmp(e->info.max_glibc, o.max_glibc) > 0)
-                pf_buf_printf(&b, "%s%s (GLIBC_%s)", b.n ? ", " : "", e->dest, e->info.max_glibc);
-        }
-        pf_seterr(err, sizeof err, "--max-glibc %s: these files need newer: %s", o.max_glibc,
-                  (char *)b.p);
-        pf_buf_free(&b);
-        r = -1;
+        r = pf_tree_write(c, &plan, o, err, sizeof err);
+    if (!r) {
+        store_results(c, &plan, o, procs[0]);
+        r = pf_catalog_exec(c, "COMMIT", err, sizeof err);
     }
-    if (!r)
-        r = pf_plan_launch(&plan, &o, err, sizeof err);
-    if (!r)
-        r = pf_tree_write(c, &plan, &o, err, sizeof err);
-    if (r) {
+    if (r)
         fprintf(stderr, "pfanalyze: %s\n", err);
-    } else {
-        pf_catalog_exec(c, "DELETE FROM warnings", NULL, 0);
-        sqlite3_stmt *st;
-        sqlite3_prepare_v2(c->db, "INSERT INTO warnings(kind, message) VALUES('analysis', ?)", -1,
-                           &st, NULL);
-        for (size_t i = 0; i < plan.warnings.n; i++) {
-            sqlite3_reset(st);
-            sqlite3_bind_text(st, 1, plan.warnings.v[i], -1, SQLITE_STATIC);
-            sqlite3_step(st);
-            if (!o.quiet)
-                fprintf(stderr, "pfanalyze: warning: %s\n", plan.warnings.v[i]);
-        }
-        sqlite3_finalize(st);
-        pf_catalog_meta_set(c, "glibc_mode", o.bundle_glibc ? "bundle" : "host");
-        pf_catalog_meta_set(c, "max_glibc", plan.max_glibc ? plan.max_glibc : "");
-        pf_catalog_meta_set(c, "env", procs[0]->prefix);
-        pf_catalog_meta_set(c, "python_version", pf_proc_info(procs[0], "version"));
-        pf_catalog_meta_set(c, "entry_kind", plan.entry_kind ? plan.entry_kind : "");
-        char ts[32];
-        snprintf(ts, sizeof ts, "%lld", (long long)time(NULL));
-        pf_catalog_meta_set(c, "analyzed", ts);
-        if (pf_catalog_exec(c, "COMMIT", err, sizeof err) == 0) {
-            ok = 1;
-            clock_gettime(CLOCK_MONOTONIC, &t2);
-            if (!o.quiet) {
-                uint64_t bytes = 0;
-                size_t files = 0;
-                for (size_t i = 0; i < plan.n; i++)
-                    if (plan.v[i]->type == 'f') {
-                        files++;
-                        struct stat sb;
-                        bytes += plan.v[i]->patch                    ? plan.v[i]->size
-                                 : plan.v[i]->data                   ? plan.v[i]->data_len
-                                 : stat(plan.v[i]->source, &sb) == 0 ? (uint64_t)sb.st_size
-                                                                     : 0;
-                    }
-                fprintf(stderr,
-                        "pfanalyze: %s: %zu files, %.1f MB; environment %s; newest glibc "
-                        "needed %s; trace %.2fs, analysis %.2fs\n",
-                        o.catalog, files, (double)bytes / 1e6, procs[0]->prefix,
-                        plan.max_glibc ? plan.max_glibc : "none",
-                        (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
-                        (double)(t2.tv_sec - t1.tv_sec) + (double)(t2.tv_nsec - t1.tv_nsec) / 1e9);
-            }
-        } else {
-            fprintf(stderr, "pfanalyze: %s\n", err);
-        }
-    }
+    else if (!o->quiet)
+        print_summary(&plan, o, procs[0], trace_s, since(t1), &acc);
     pf_plan_free(&plan);
     free(procs);
     pf_facts_free(&f);
-done:
+    return r;
+}
+
+/* Work on a copy of the catalog; rename it over the catalog only when all
+ * went well. Returns 0 when the catalog holds the new analysis. */
+static int update_catalog(const pf_opts *o, int exists, char **cmd, const char *cwd, int exit_code,
+                          const char *tracedir, double trace_s, const struct timespec *t1) {
+    char err[PF_ERRLEN] = "";
+    char *tmpcat = pf_xasprintf("%s.tmp-%d", o->catalog, (int)getpid());
+    pf_catalog *c = NULL;
+    int r = -1;
+    if (exists && copy_file(o->catalog, tmpcat) != 0)
+        fprintf(stderr, "pfanalyze: %s: cannot copy: %s\n", o->catalog, strerror(errno));
+    else if (pf_catalog_create(tmpcat, &c, err, sizeof err) != 0)
+        fprintf(stderr, "pfanalyze: %s\n", err);
+    else if (pf_catalog_exec(c, "BEGIN", err, sizeof err) != 0 ||
+             (tracedir && record_run(c, cmd, cwd, exit_code, tracedir, err, sizeof err) != 0))
+        fprintf(stderr, "pfanalyze: %s\n", err);
+    else
+        r = analyze_catalog(c, o, trace_s, t1);
     if (c)
         pf_catalog_close(c);
-    if (ok && rename(tmpcat, o.catalog) != 0) {
-        fprintf(stderr, "pfanalyze: %s: %s\n", o.catalog, strerror(errno));
-        ok = 0;
+    if (r == 0 && rename(tmpcat, o->catalog) != 0) {
+        fprintf(stderr, "pfanalyze: %s: %s\n", o->catalog, strerror(errno));
+        r = -1;
     }
-    if (!ok)
+    if (r != 0)
         unlink(tmpcat);
     free(tmpcat);
-    free(cwd);
-    free(o.catalog_real);
-    free(o.launcher);
-    pf_strv *lists[] = {&o.include_modules, &o.exclude_modules, &o.include_dists, &o.exclude_dists,
-                        &o.include_libs,    &o.exclude_libs,    &o.include_files, &o.exclude_files,
-                        &o.host_libs,       &o.bundle_libs};
-    for (size_t i = 0; i < sizeof lists / sizeof *lists; i++)
-        pf_strv_free(lists[i]);
+    return r;
+}
+
+/* A bad catalog is refused before anything runs. */
+static int catalog_usable(const char *path) {
+    char err[PF_ERRLEN] = "";
+    pf_catalog *c0;
+    if (pf_catalog_open(path, 0, &c0, err, sizeof err) != 0) {
+        fprintf(stderr, "pfanalyze: %s\n", err);
+        return 0;
+    }
+    pf_catalog_close(c0);
+    return 1;
+}
+
+/* The app's status, as a shell reports it (128+N for signal N). */
+static int app_status(int status) {
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+int main(int argc, char **argv) {
+    pf_opts o = {0};
+    const char *glibc = "bundle"; /* hermetic by default */
+    int rc = parse_args(argc, argv, &o, &glibc);
+    if (rc < 0)
+        rc = setup_glibc(&o, glibc);
+    char **cmd = argv + optind;
+    int exists = access(o.catalog ? o.catalog : "", F_OK) == 0;
+    if (rc < 0 && exists && !catalog_usable(o.catalog))
+        rc = EXIT_USAGE;
+    if (rc < 0 && !o.no_trace && !find_in_path(cmd[0])) {
+        fprintf(stderr, "pfanalyze: %s: command not found\n", cmd[0]);
+        rc = EXIT_NOT_FOUND;
+    }
+    if (rc >= 0) {
+        free_opts(&o);
+        return rc;
+    }
+    set_catalog_real(&o);
+    char tmpl[] = "/tmp/pyfarm-trace-XXXXXX";
+    char *tracedir = NULL, *cwd = getcwd(NULL, 0);
+    int exit_code = 0;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (!o.no_trace) {
+        char err[PF_ERRLEN] = "";
+        int status = -1;
+        tracedir = mkdtemp(tmpl);
+        if (!tracedir)
+            fprintf(stderr, "pfanalyze: /tmp: %s\n", strerror(errno));
+        else if ((status = run_traced(cmd, tracedir, err, sizeof err)) < 0)
+            fprintf(stderr, "pfanalyze: %s\n", err);
+        if (status < 0) {
+            if (tracedir)
+                pf_rm_rf(tracedir);
+            free(cwd);
+            free_opts(&o);
+            return EXIT_ANALYSIS;
+        }
+        exit_code = app_status(status);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double trace_s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    int r = update_catalog(&o, exists, cmd, cwd, exit_code, tracedir, trace_s, &t1);
+    if (exit_code)
+        fprintf(stderr, "pfanalyze: %s exited with status %d%s\n", cmd[0], exit_code,
+                r ? "" : "; the analysis holds its trace");
     if (tracedir && !getenv("PYFARM_KEEP_TRACE"))
         pf_rm_rf(tracedir);
-    if (!ok)
-        return exit_code ? exit_code : 1;
-    return exit_code;
+    free(cwd);
+    free_opts(&o);
+    return r ? EXIT_ANALYSIS : exit_code ? EXIT_APP : EXIT_OK;
 }

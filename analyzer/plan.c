@@ -1,5 +1,6 @@
 /* plan.c: the dist being planned: entries by dist path and by source
  * realpath, warnings. Every stage adds to it; tree.c writes it out. */
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fnmatch.h>
@@ -159,26 +160,46 @@ int pf_excluded_name(const char *name) {
     return 0;
 }
 
-void pf_plan_free(pf_plan *p) {
-    for (size_t i = 0; i < p->n; i++) {
-        pf_entry *e = p->v[i];
-        free(e->dest);
-        free(e->source);
-        free(e->real);
-        free(e->target);
-        free(e->reason);
-        free(e->origin);
-        free(e->data);
-        free(e->loadname);
-        free(e->soname_new);
-        free(e->patch);
-        pf_strv_free(&e->need_from);
-        pf_strv_free(&e->need_to);
-        pf_strv_free(&e->dep_dirs);
-        if (e->elf)
-            pf_elf_info_free(&e->info);
-        free(e);
+static void entry_free(pf_entry *e) {
+    free(e->dest);
+    free(e->source);
+    free(e->real);
+    free(e->target);
+    free(e->reason);
+    free(e->origin);
+    free(e->data);
+    free(e->loadname);
+    free(e->soname_new);
+    free(e->patch);
+    pf_strv_free(&e->need_from);
+    pf_strv_free(&e->need_to);
+    pf_strv_free(&e->dep_dirs);
+    if (e->elf)
+        pf_elf_info_free(&e->info);
+    free(e);
+}
+
+void pf_plan_remove(pf_plan *p, size_t i) {
+    assert(i < p->n);
+    pf_entry *e = p->v[i];
+    if (pf_strmap_get(&p->by_dest, e->dest) == e)
+        pf_strmap_put(&p->by_dest, e->dest, NULL);
+    if (e->real && pf_strmap_get(&p->by_real, e->real) == e) {
+        pf_strmap_put(&p->by_real, e->real, NULL);
+        for (size_t k = 0; k < p->n; k++) /* another entry of the same file takes over */
+            if (k != i && p->v[k]->real && strcmp(p->v[k]->real, e->real) == 0) {
+                pf_strmap_put(&p->by_real, e->real, p->v[k]);
+                break;
+            }
     }
+    entry_free(e);
+    memmove(p->v + i, p->v + i + 1, (p->n - i - 1) * sizeof *p->v);
+    p->n--;
+}
+
+void pf_plan_free(pf_plan *p) {
+    for (size_t i = 0; i < p->n; i++)
+        entry_free(p->v[i]);
     free(p->v);
     pf_strmap_free(&p->by_dest);
     pf_strmap_free(&p->by_real);

@@ -1,0 +1,2 @@
+def greet(n):
+    return f"helper {n}"

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "analyze.h"
+#include "pyfarm/runlock.h"
 
 extern const unsigned char pf_tracer_py[];
 extern const size_t pf_tracer_py_len;
@@ -128,6 +129,7 @@ static int run_traced(char **argv, const char *tracedir, char *err, size_t errle
         return -1;
     }
     if (pid == 0) {
+        pf_run_child_setup(); /* the app dies with pfanalyze */
         setenv("PYTHONPATH", newpp, 1);
         setenv("PYFARM_TRACE_DIR", rdir, 1);
         if (newlp)
@@ -137,13 +139,11 @@ static int run_traced(char **argv, const char *tracedir, char *err, size_t errle
         _exit(127);
     }
     /* the command owns the terminal's signals; we wait for its end */
-    signal(SIGINT, SIG_IGN);
-    signal(SIGQUIT, SIG_IGN);
+    pf_run_child_started(pid);
     int st = 0;
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
     }
-    signal(SIGINT, SIG_DFL);
-    signal(SIGQUIT, SIG_DFL);
+    pf_run_child_ended();
     free(tdir);
     free(rdir);
     free(tfile);
@@ -376,6 +376,7 @@ int main(int argc, char **argv) {
     }
     char err[PF_ERRLEN] = "";
     char **cmd = argv + optind;
+    pf_run_signals_install(); /* temporaries go on exit, Ctrl-C and SIGTERM */
     int exists = access(o.catalog, F_OK) == 0;
     if (exists) { /* refuse a bad catalog before running anything */
         pf_catalog *c0;
@@ -389,16 +390,15 @@ int main(int argc, char **argv) {
         fprintf(stderr, "pfanalyze: %s: command not found\n", cmd[0]);
         return 127;
     }
-    char tmpl[] = "/tmp/pyfarm-trace-XXXXXX";
-    char *tracedir = NULL;
+    const char *tracedir = NULL;
     int status = 0, exit_code = 0;
     struct timespec t0, t1, t2;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     char *cwd = getcwd(NULL, 0);
     if (!o.no_trace) {
-        tracedir = mkdtemp(tmpl);
+        tracedir = pf_run_trace_dir(o.quiet ? NULL : "pfanalyze", err, sizeof err);
         if (!tracedir) {
-            fprintf(stderr, "pfanalyze: /tmp: %s\n", strerror(errno));
+            fprintf(stderr, "pfanalyze: %s\n", err);
             return 1;
         }
         status = run_traced(cmd, tracedir, err, sizeof err);
@@ -422,8 +422,16 @@ int main(int argc, char **argv) {
     if (o.bundle_glibc)
         o.launcher = find_tool("pflaunch");
 
+    /* one run at a time replaces the catalog: the others wait */
+    pf_runlock lock;
+    if (pf_runlock_take(o.catalog, o.quiet ? NULL : "pfanalyze", &lock, err, sizeof err) != 0) {
+        fprintf(stderr, "pfanalyze: %s\n", err);
+        return 1;
+    }
+    exists = access(o.catalog, F_OK) == 0; /* maybe made by the run we waited for */
     /* work on a copy; rename over the catalog only when all went well */
     char *tmpcat = pf_xasprintf("%s.tmp-%d", o.catalog, (int)getpid());
+    pf_run_cleanup_add(tmpcat, 1);
     pf_catalog *c = NULL;
     int ok = 0;
     if (exists && copy_file(o.catalog, tmpcat) != 0) {
@@ -431,9 +439,12 @@ int main(int argc, char **argv) {
         goto done;
     }
     if (pf_catalog_create(tmpcat, &c, err, sizeof err) != 0) {
+        pf_run_unalias(err, sizeof err, tmpcat, o.catalog);
         fprintf(stderr, "pfanalyze: %s\n", err);
         goto done;
     }
+    free(c->path); /* messages name the user's catalog, not the copy */
+    c->path = pf_xstrdup(o.catalog);
     pf_catalog_exec(c, "BEGIN", NULL, 0);
     if (!o.no_trace) {
         pf_buf a = {0};
@@ -558,6 +569,7 @@ done:
     }
     if (!ok)
         unlink(tmpcat);
+    pf_runlock_drop(&lock);
     free(tmpcat);
     free(cwd);
     free(o.catalog_real);

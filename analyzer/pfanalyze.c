@@ -123,13 +123,12 @@ static int run_traced(char **argv, const char *tracedir, char *err, size_t errle
     char *newlp = NULL;
     if (pre)
         newlp = lp && *lp ? pf_xasprintf("%s:%s", pre, lp) : pf_xstrdup(pre);
-    pid_t pid = fork();
+    pid_t pid = pf_run_fork_guarded(); /* the app dies with pfanalyze */
     if (pid < 0) {
         pf_seterr(err, errlen, "fork: %s", strerror(errno));
         return -1;
     }
     if (pid == 0) {
-        pf_run_child_setup(); /* the app dies with pfanalyze */
         setenv("PYTHONPATH", newpp, 1);
         setenv("PYFARM_TRACE_DIR", rdir, 1);
         if (newlp)

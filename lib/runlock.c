@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -127,15 +126,6 @@ void pf_run_signals_install(void) {
     for (size_t i = 0; i < sizeof g_signals / sizeof *g_signals; i++)
         sigaction(g_signals[i], &sa, NULL);
     atexit(on_exit_cleanup);
-}
-
-void pf_run_child_setup(void) {
-    for (size_t i = 0; i < sizeof g_signals / sizeof *g_signals; i++)
-        signal(g_signals[i], SIG_DFL);
-    /* SIGKILL: an app that ignores SIGTERM must not outlive the analysis */
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (g_owner && getppid() != g_owner) /* the parent died before prctl */
-        _exit(128 + SIGKILL);
 }
 
 void pf_run_child_started(pid_t pid) {

@@ -15,12 +15,14 @@
  * Call once, early, before any temporary exists. */
 void pf_run_signals_install(void);
 
-/* A traced child: pf_run_child_setup() in the child right after fork makes
- * it die with this process (PR_SET_PDEATHSIG). While it runs
- * (child_started .. child_ended), SIGTERM and SIGHUP are forwarded to it,
- * and SIGINT and SIGQUIT left to it (the terminal sends them to it as
- * well); a forwarded signal takes effect in pf_run_child_ended(). */
-void pf_run_child_setup(void);
+/* The traced command: like fork(), 0 in the command's process, else the
+ * pid of a guard (lib/runguard.c) that ends as the command ends. If this
+ * process dies, even by kill -9, the command and every process it started
+ * are killed. While it runs (child_started .. child_ended), SIGTERM and
+ * SIGHUP are forwarded to it, and SIGINT and SIGQUIT left to it (the
+ * terminal sends them to it as well); a forwarded signal takes effect in
+ * pf_run_child_ended(). */
+pid_t pf_run_fork_guarded(void);
 void pf_run_child_started(pid_t pid);
 void pf_run_child_ended(void);
 

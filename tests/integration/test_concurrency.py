@@ -17,10 +17,27 @@ from pyfarm_testlib import REPO, analyze, tool
 
 DEB_PY = "/usr/bin/python3"
 SMALL_APP = REPO / "tests" / "apps" / "emptyroot" / "app.py"  # stdlib, ctypes, libz
-# an app that says who it is and sleeps: for kills while it runs
-SLEEPER = ("import os, sys, time\n"
-           "open(sys.argv[1], 'w').write(str(os.getpid()))\n"
-           "time.sleep(float(sys.argv[2]))\n")
+# an app that sleeps with a child, a busy pool worker and a detached child,
+# and says who they all are: for kills while it runs
+SLEEPER = """\
+import multiprocessing as mp, os, subprocess, sys, time
+
+
+def busy(_):
+    time.sleep(120)
+
+
+if __name__ == "__main__":
+    pids = [os.getpid(), subprocess.Popen(["sleep", "120"]).pid,
+            subprocess.Popen(["sleep", "121"], start_new_session=True).pid]
+    pool = mp.get_context("fork").Pool(1)
+    pool.map_async(busy, [0])
+    pids += [p.pid for p in pool._pool]
+    with open(sys.argv[1] + ".part", "w") as f:
+        f.write(" ".join(map(str, pids)))
+    os.rename(sys.argv[1] + ".part", sys.argv[1])
+    time.sleep(float(sys.argv[2]))
+"""
 
 
 def digest(path):
@@ -158,21 +175,28 @@ def test_signal_during_analysis_leaves_nothing(tmp_path, sig):
     assert leftovers(tmp_path, tmpdir) == []
 
 
+def app_pids(pidfile):
+    wait_for(pidfile.exists, what="the app")
+    pids = [int(p) for p in pidfile.read_text().split()]
+    assert len(pids) == 4 and all(alive(p) for p in pids)
+    return pids
+
+
 def test_app_dies_with_pfanalyze(tmp_path):
-    """kill -9 of pfanalyze while the app sleeps: the app is gone within a
-    second; the next run removes the trace folder."""
+    """kill -9 of pfanalyze while the app sleeps: the app and every process
+    it started (a child, a pool worker, a child in its own session) are gone
+    within a second; the next run removes the trace folder."""
     env, tmpdir = env_with_tmpdir(tmp_path)
     app, pidfile = tmp_path / "sleeper.py", tmp_path / "app.pid"
     app.write_text(SLEEPER)
     p = start(tool("pfanalyze"), "-c", tmp_path / "a.db", "--", DEB_PY, app, pidfile, 120, env=env)
-    wait_for(lambda: pidfile.exists() and pidfile.read_text(), what="the app")
-    app_pid = int(pidfile.read_text())
-    assert alive(app_pid)
+    pids = app_pids(pidfile)
+    t0 = time.monotonic()
     p.kill()
     p.communicate()
-    t0 = time.monotonic()
-    wait_for(lambda: not alive(app_pid), timeout=1.0, what="the app to die with pfanalyze")
-    print(f"app gone {time.monotonic() - t0:.3f}s after kill -9 of pfanalyze")
+    wait_for(lambda: not any(alive(q) for q in pids), timeout=1.0,
+             what="the app's processes to die with pfanalyze")
+    print(f"app's 4 processes gone {time.monotonic() - t0:.3f}s after kill -9 of pfanalyze")
     assert not (tmp_path / "a.db").exists()
     assert any(n.startswith(f"pyfarm-trace-{p.pid}-") for n in leftovers(tmp_path, tmpdir))
     analyze(tmp_path / "b.db", [DEB_PY, SMALL_APP], env=env)
@@ -180,8 +204,8 @@ def test_app_dies_with_pfanalyze(tmp_path):
 
 
 def test_sigterm_while_the_app_runs_is_passed_on(tmp_path):
-    """SIGTERM to pfanalyze reaches the app; pfanalyze then ends by it,
-    the catalog as it was and nothing left."""
+    """SIGTERM to pfanalyze reaches the app; what the app started goes with
+    it; pfanalyze then ends by SIGTERM, the catalog as it was, nothing left."""
     cat = tmp_path / "t.db"
     env, tmpdir = env_with_tmpdir(tmp_path)
     analyze(cat, [DEB_PY, SMALL_APP], env=env)
@@ -189,12 +213,11 @@ def test_sigterm_while_the_app_runs_is_passed_on(tmp_path):
     app, pidfile = tmp_path / "sleeper.py", tmp_path / "app.pid"
     app.write_text(SLEEPER)
     p = start(tool("pfanalyze"), "-c", cat, "--", DEB_PY, app, pidfile, 120, env=env)
-    wait_for(lambda: pidfile.exists() and pidfile.read_text(), what="the app")
-    app_pid = int(pidfile.read_text())
+    pids = app_pids(pidfile)
     p.send_signal(signal.SIGTERM)
     p.communicate(timeout=30)
     assert p.returncode == -signal.SIGTERM
-    assert not alive(app_pid)
+    wait_for(lambda: not any(alive(q) for q in pids), timeout=1.0, what="the app's processes")
     assert digest(cat) == h
     assert leftovers(tmp_path, tmpdir) == []
 

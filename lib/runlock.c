@@ -388,7 +388,12 @@ const char *pf_run_trace_dir(const char *tool, char *err, size_t errlen) {
     clean_stale_traces(base, tool);
     char *name = keep ? pf_xstrdup("pyfarm-trace-keep-XXXXXX")
                       : pf_xasprintf("pyfarm-trace-%d-XXXXXX", (int)getpid());
-    char *tmpl = pf_path_join(base, name);
+    /* absolute: the traced processes may change folders */
+    char *cwd = base[0] == '/' ? NULL : getcwd(NULL, 0);
+    char *abs = cwd ? pf_path_join(cwd, base) : pf_xstrdup(base);
+    char *tmpl = pf_path_join(abs, name);
+    free(cwd);
+    free(abs);
     free(name);
     static char path[PATH_MAX];
     int made = strlen(tmpl) < sizeof path ? mkdtemp(tmpl) != NULL : (errno = ENAMETOOLONG, 0);

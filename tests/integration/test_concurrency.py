@@ -314,3 +314,19 @@ def test_full_disk_names_the_users_catalog(tmp_path):
         assert digest(small / "c.db") == h and leftovers(small) == []
     finally:
         subprocess.run(["umount", str(small)])
+
+
+def test_trace_folder_follows_tmpdir(tmp_path):
+    """A relative TMPDIR is made absolute (the app changes folders); a kept
+    trace (PYFARM_KEEP_TRACE) is left alone by later runs."""
+    (tmp_path / "rel").mkdir()
+    app = tmp_path / "cd.py"
+    app.write_text("import os\nos.chdir('/')\nimport json\nprint(json.dumps(1))\n")
+    env = dict(os.environ, TMPDIR="rel", PYFARM_KEEP_TRACE="1")
+    analyze(tmp_path / "c.db", [DEB_PY, app], env=env, cwd=tmp_path)
+    kept = list((tmp_path / "rel").glob("pyfarm-trace-keep-*"))
+    assert len(kept) == 1 and list((kept[0] / "records").iterdir())
+    env.pop("PYFARM_KEEP_TRACE")
+    analyze(tmp_path / "c.db", [DEB_PY, app], env=env, cwd=tmp_path)
+    assert list((tmp_path / "rel").iterdir()) == kept
+    assert len(runs_of(tmp_path / "c.db")) == 2

@@ -288,6 +288,8 @@ int pf_runlock_take(const char *target, const char *tool, pf_runlock *lk, char *
     int fd, noted = 0;
     for (;;) {
         fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
+        if (fd < 0 && errno == EACCES) /* another user's: flock needs no write access */
+            fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
         struct stat a, b;
         if (fd < 0 || fstat(fd, &a) != 0 || !S_ISREG(a.st_mode)) {
             pf_seterr(err, errlen, "%s: cannot take the lock %s: %s", target, path,
@@ -319,14 +321,16 @@ int pf_runlock_take(const char *target, const char *tool, pf_runlock *lk, char *
             break;
         close(fd);
     }
-    char pid[32];
-    int n = snprintf(pid, sizeof pid, "%d\n", (int)getpid());
-    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n ||
-        pf_run_cleanup_add(path, 0) != 0) {
-        pf_seterr(err, errlen, "%s: cannot write %s: %s", target, path, strerror(errno));
+    if (pf_run_cleanup_add(path, 0) != 0) {
+        pf_seterr(err, errlen, "%s: %s: %s", target, path, strerror(errno));
         unlink(path);
         goto fail;
     }
+    /* the holder's pid, for the message of those who wait (best effort) */
+    char pid[32];
+    int n = snprintf(pid, sizeof pid, "%d\n", (int)getpid());
+    if (ftruncate(fd, 0) == 0 && pwrite(fd, pid, (size_t)n, 0) != n)
+        (void)ftruncate(fd, 0);
     lk->fd = fd;
     lk->path = path;
     pf_run_clean_stale(target, tool);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "analyze.h"
+#include "pyfarm/runlock.h"
 
 extern const unsigned char pf_tracer_py[];
 extern const size_t pf_tracer_py_len;
@@ -124,7 +125,7 @@ static int run_traced(char **argv, const char *tracedir, char *err, size_t errle
     char *newlp = NULL;
     if (pre)
         newlp = lp && *lp ? pf_xasprintf("%s:%s", pre, lp) : pf_xstrdup(pre);
-    pid_t pid = fork();
+    pid_t pid = pf_run_fork_guarded(); /* the app dies with pfanalyze */
     if (pid < 0) {
         pf_seterr(err, errlen, "fork: %s", strerror(errno));
         return -1;
@@ -139,13 +140,11 @@ static int run_traced(char **argv, const char *tracedir, char *err, size_t errle
         _exit(127);
     }
     /* the command owns the terminal's signals; we wait for its end */
-    signal(SIGINT, SIG_IGN);
-    signal(SIGQUIT, SIG_IGN);
+    pf_run_child_started(pid);
     int st = 0;
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
     }
-    signal(SIGINT, SIG_DFL);
-    signal(SIGQUIT, SIG_DFL);
+    pf_run_child_ended();
     free(tdir);
     free(rdir);
     free(tfile);
@@ -552,18 +551,31 @@ static int analyze_catalog(pf_catalog *c, const pf_opts *o, double trace_s,
 static int update_catalog(const pf_opts *o, int exists, char **cmd, const char *cwd, int exit_code,
                           const char *tracedir, double trace_s, const struct timespec *t1) {
     char err[PF_ERRLEN] = "";
+    /* one run at a time replaces the catalog: the others wait */
+    pf_runlock lock;
+    if (pf_runlock_take(o->catalog, o->quiet ? NULL : "pfanalyze", &lock, err, sizeof err) != 0) {
+        fprintf(stderr, "pfanalyze: %s\n", err);
+        return -1;
+    }
+    exists = access(o->catalog, F_OK) == 0; /* maybe made by the run we waited for */
     char *tmpcat = pf_xasprintf("%s.tmp-%d", o->catalog, (int)getpid());
+    pf_run_cleanup_add(tmpcat, 1);
     pf_catalog *c = NULL;
     int r = -1;
     if (exists && copy_file(o->catalog, tmpcat) != 0)
         fprintf(stderr, "pfanalyze: %s: cannot copy: %s\n", o->catalog, strerror(errno));
-    else if (pf_catalog_create(tmpcat, &c, err, sizeof err) != 0)
+    else if (pf_catalog_create(tmpcat, &c, err, sizeof err) != 0) {
+        pf_run_unalias(err, sizeof err, tmpcat, o->catalog);
         fprintf(stderr, "pfanalyze: %s\n", err);
-    else if (pf_catalog_exec(c, "BEGIN", err, sizeof err) != 0 ||
-             (tracedir && record_run(c, cmd, cwd, exit_code, tracedir, err, sizeof err) != 0))
-        fprintf(stderr, "pfanalyze: %s\n", err);
-    else
-        r = analyze_catalog(c, o, trace_s, t1);
+    } else {
+        free(c->path); /* messages name the user's catalog, not the copy */
+        c->path = pf_xstrdup(o->catalog);
+        if (pf_catalog_exec(c, "BEGIN", err, sizeof err) != 0 ||
+            (tracedir && record_run(c, cmd, cwd, exit_code, tracedir, err, sizeof err) != 0))
+            fprintf(stderr, "pfanalyze: %s\n", err);
+        else
+            r = analyze_catalog(c, o, trace_s, t1);
+    }
     if (c)
         pf_catalog_close(c);
     if (r == 0 && rename(tmpcat, o->catalog) != 0) {
@@ -572,6 +584,7 @@ static int update_catalog(const pf_opts *o, int exists, char **cmd, const char *
     }
     if (r != 0)
         unlink(tmpcat);
+    pf_runlock_drop(&lock);
     free(tmpcat);
     return r;
 }
@@ -612,17 +625,18 @@ int main(int argc, char **argv) {
         return rc;
     }
     set_catalog_real(&o);
-    char tmpl[] = "/tmp/pyfarm-trace-XXXXXX";
-    char *tracedir = NULL, *cwd = getcwd(NULL, 0);
+    pf_run_signals_install(); /* temporaries go on exit, Ctrl-C and SIGTERM */
+    const char *tracedir = NULL;
+    char *cwd = getcwd(NULL, 0);
     int exit_code = 0;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     if (!o.no_trace) {
         char err[PF_ERRLEN] = "";
         int status = -1;
-        tracedir = mkdtemp(tmpl);
+        tracedir = pf_run_trace_dir(o.quiet ? NULL : "pfanalyze", err, sizeof err);
         if (!tracedir)
-            fprintf(stderr, "pfanalyze: /tmp: %s\n", strerror(errno));
+            fprintf(stderr, "pfanalyze: %s\n", err);
         else if ((status = run_traced(cmd, tracedir, err, sizeof err)) < 0)
             fprintf(stderr, "pfanalyze: %s\n", err);
         if (status < 0) {

@@ -17,6 +17,7 @@
 #include "pyfarm/catalog.h"
 #include "pyfarm/content.h"
 #include "pyfarm/parallel.h"
+#include "pyfarm/runlock.h"
 
 typedef struct nodes {
     pf_node *v;
@@ -206,14 +207,16 @@ int main(int argc, char **argv) {
         return 1;
     }
     pf_catalog_close(c);
+    pf_run_signals_install(); /* the temporary goes on exit, Ctrl-C and SIGTERM */
+    pf_run_clean_stale(out, "pfexport");
     char *tmp = pf_xasprintf("%s.tmp-%d", out, (int)getpid());
     int r;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     if (archive) {
         FILE *fp = fopen(tmp, "wbx");
-        if (!fp) {
-            fprintf(stderr, "pfexport: %s: %s\n", tmp, strerror(errno));
+        if (!fp || pf_run_hold(tmp, err, sizeof err) != 0) {
+            fprintf(stderr, "pfexport: %s: %s\n", out, strerror(errno));
             return 1;
         }
         r = export_archive(&ns, fp, level, err, sizeof err);
@@ -222,8 +225,8 @@ int main(int argc, char **argv) {
             r = -1;
         }
     } else {
-        if (mkdir(tmp, 0700) != 0) {
-            fprintf(stderr, "pfexport: %s: %s\n", tmp, strerror(errno));
+        if (mkdir(tmp, 0700) != 0 || pf_run_hold(tmp, err, sizeof err) != 0) {
+            fprintf(stderr, "pfexport: %s: %s\n", out, strerror(errno));
             return 1;
         }
         r = export_dir(&ns, tmp, err, sizeof err);
@@ -244,6 +247,7 @@ int main(int argc, char **argv) {
         }
     }
     if (r != 0) {
+        pf_run_unalias(err, sizeof err, tmp, out);
         fprintf(stderr, "pfexport: %s\n", err);
         pf_rm_rf(tmp);
     } else {

@@ -118,56 +118,79 @@ static int check_source(const pf_node *n, const struct stat *st, char *err, size
     return 0;
 }
 
-int pf_content_open(const pf_node *n, pf_content *out, char *err, size_t errlen) {
+/* What does not depend on how the source is opened: the node's type, its
+ * patch and sizes. */
+static int open_node(const pf_node *n, pf_content *out, char *err, size_t errlen) {
     memset(out, 0, sizeof *out);
     out->fd = -1;
     out->size = n->size;
     const char *p = str_or(n->path, "(null)");
+    errno = EIO;
     if (n->type != 'f') {
         pf_seterr(err, errlen, "%s: not a regular file", p);
         errno = EINVAL;
         return -1;
     }
     if (n->patch) {
-        if (pf_patch_decode(n->patch, n->patch_len, &out->patch, err, errlen) != 0) {
-            errno = EIO;
+        if (pf_patch_decode(n->patch, n->patch_len, &out->patch, err, errlen) != 0)
             return -1;
-        }
         out->has_patch = 1;
         if (out->patch.size != n->size) {
             pf_seterr(err, errlen, "%s: the patch makes %llu bytes, the catalog says %llu", p,
                       (unsigned long long)out->patch.size, (unsigned long long)n->size);
             pf_content_close(out);
-            errno = EIO;
             return -1;
         }
-    } else if (n->source && n->size != n->src_size) {
+    } else if (!n->source) {
+        pf_seterr(err, errlen, "%s: neither source nor patch", p);
+        return -1;
+    } else if (n->size != n->src_size) {
         pf_seterr(err, errlen, "%s: size %llu differs from its unpatched source's %llu", p,
                   (unsigned long long)n->size, (unsigned long long)n->src_size);
-        errno = EIO;
-        return -1;
-    }
-    if (n->source) {
-        char why[256] = "not an absolute normalized path";
-        struct stat st;
-        out->fd = normalized_abs(n->source) ? open_source(n->source, &st, why, sizeof why) : -1;
-        if (out->fd < 0) {
-            pf_seterr(err, errlen, "%s: source %s: %s", p, n->source, why);
-            pf_content_close(out);
-            errno = EIO;
-            return -1;
-        }
-        if (check_source(n, &st, err, errlen) != 0) {
-            pf_content_close(out);
-            errno = EIO;
-            return -1;
-        }
-    } else if (!out->has_patch) {
-        pf_seterr(err, errlen, "%s: neither source nor patch", p);
-        errno = EIO;
         return -1;
     }
     return 0;
+}
+
+int pf_content_open(const pf_node *n, pf_content *out, char *err, size_t errlen) {
+    if (open_node(n, out, err, errlen) != 0)
+        return -1;
+    if (!n->source)
+        return 0;
+    char why[256] = "not an absolute normalized path";
+    struct stat st;
+    out->fd = normalized_abs(n->source) ? open_source(n->source, &st, why, sizeof why) : -1;
+    if (out->fd < 0) {
+        pf_seterr(err, errlen, "%s: source %s: %s", str_or(n->path, "(null)"), n->source, why);
+    } else if (check_source(n, &st, err, errlen) == 0) {
+        return 0;
+    }
+    pf_content_close(out);
+    errno = EIO;
+    return -1;
+}
+
+int pf_content_open_fd(const pf_node *n, int src_fd, pf_content *out, char *err, size_t errlen) {
+    if (open_node(n, out, err, errlen) != 0) {
+        if (src_fd >= 0)
+            close(src_fd);
+        return -1;
+    }
+    if (src_fd < 0 && !n->source)
+        return 0;
+    out->fd = src_fd;
+    struct stat st;
+    if (src_fd < 0 || !n->source || fstat(src_fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        pf_seterr(err, errlen, "%s: source %s: %s", str_or(n->path, "(null)"),
+                  str_or(n->source, "(none)"),
+                  src_fd < 0 || !n->source ? "the catalog and the caller disagree on a source"
+                                           : "not a regular file");
+    } else if (check_source(n, &st, err, errlen) == 0) {
+        return 0;
+    }
+    pf_content_close(out);
+    errno = EIO;
+    return -1;
 }
 
 ssize_t pf_content_pread(pf_content *c, void *buf, size_t len, uint64_t off) {
@@ -259,34 +282,39 @@ static int stream_body(const pf_node *n, pf_content *c, EVP_MD_CTX *md, pf_conte
     return r;
 }
 
-int pf_content_stream(const pf_node *n, pf_content_sink sink, void *ctx, char *err, size_t errlen) {
-    pf_content c;
-    if (pf_content_open(n, &c, err, errlen) != 0)
-        return -1;
+int pf_content_stream_from(pf_content *c, const pf_node *n, pf_content_sink sink, void *ctx,
+                           char *err, size_t errlen) {
     EVP_MD_CTX *md = NULL;
+    const char *p = str_or(n->path, "(null)");
     if (n->sha256) {
         md = EVP_MD_CTX_new();
         if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
-            pf_seterr(err, errlen, "%s: cannot start sha256 (libcrypto)",
-                      str_or(n->path, "(null)"));
+            pf_seterr(err, errlen, "%s: cannot start sha256 (libcrypto)", p);
             EVP_MD_CTX_free(md);
-            pf_content_close(&c);
             return -1;
         }
     }
-    int r = stream_body(n, &c, md, sink, ctx, err, errlen);
+    int r = stream_body(n, c, md, sink, ctx, err, errlen);
     char hex[65];
     if (!r && md) {
         if (sha256_final_hex(md, hex) != 0) {
-            pf_seterr(err, errlen, "%s: sha256 failed", str_or(n->path, "(null)"));
+            pf_seterr(err, errlen, "%s: sha256 failed", p);
             r = -1;
         } else if (strcmp(hex, n->sha256) != 0) {
-            pf_seterr(err, errlen, "%s: content differs from the catalog's sha256 (source %s)",
-                      str_or(n->path, "(null)"), n->source ? n->source : "(none, generated)");
+            pf_seterr(err, errlen, "%s: content differs from the catalog's sha256 (source %s)", p,
+                      n->source ? n->source : "(none, generated)");
             r = -1;
         }
     }
     EVP_MD_CTX_free(md);
+    return r;
+}
+
+int pf_content_stream(const pf_node *n, pf_content_sink sink, void *ctx, char *err, size_t errlen) {
+    pf_content c;
+    if (pf_content_open(n, &c, err, errlen) != 0)
+        return -1;
+    int r = pf_content_stream_from(&c, n, sink, ctx, err, errlen);
     pf_content_close(&c);
     return r;
 }

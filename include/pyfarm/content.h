@@ -28,6 +28,11 @@ typedef struct pf_content {
 } pf_content;
 
 int pf_content_open(const pf_node *n, pf_content *out, char *err, size_t errlen);
+/* The same over a source the caller opened itself (for example through the
+ * catalog's source roots): src_fd is taken over (closed on failure and by
+ * pf_content_close; -1 for a file without a source) and checked with fstat
+ * as above (regular file, size, mtime, permissions); no path is opened. */
+int pf_content_open_fd(const pf_node *n, int src_fd, pf_content *out, char *err, size_t errlen);
 ssize_t pf_content_pread(pf_content *c, void *buf, size_t len, uint64_t off);
 void pf_content_close(pf_content *c);
 
@@ -45,6 +50,9 @@ int pf_content_check_roots(const char *source, const char *const *roots, size_t 
  * the file and the reason. */
 typedef int (*pf_content_sink)(void *ctx, const void *buf, size_t n);
 int pf_content_stream(const pf_node *n, pf_content_sink sink, void *ctx, char *err, size_t errlen);
+/* The same from an opened c (not closed here). */
+int pf_content_stream_from(pf_content *c, const pf_node *n, pf_content_sink sink, void *ctx,
+                           char *err, size_t errlen);
 
 /* 1 when s is 64 lowercase hex digits (the catalog's sha256 form). */
 int pf_content_sha256_ok(const char *s);

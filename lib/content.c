@@ -95,8 +95,10 @@ static int open_source(const char *src, struct stat *st, char *why, size_t whyle
     return fd;
 }
 
-/* The source's identity and permissions against the node's. */
-static int check_source(const pf_node *n, const struct stat *st, char *err, size_t errlen) {
+/* The source's identity against the node's; its mode is kept for
+ * pf_content_check_exposure. */
+static int check_source(const pf_node *n, const struct stat *st, pf_content *c, char *err,
+                        size_t errlen) {
     const char *p = str_or(n->path, "(null)");
     /* A source that changed since analysis would give wrong bytes (and a
      * patch computed for other offsets): refuse it. */
@@ -105,17 +107,24 @@ static int check_source(const pf_node *n, const struct stat *st, char *err, size
         pf_seterr(err, errlen, "%s: source %s changed since analysis", p, n->source);
         return -1;
     }
-    /* The dist may not show to group or others what the source hides from
-     * them (pfexport and pfmount often run as root). */
-    unsigned hidden = (unsigned)(n->mode & 0044) & ~(unsigned)(st->st_mode & 0044);
-    if (hidden) {
-        pf_seterr(err, errlen,
-                  "%s: source %s is not readable by %s (mode %04o) but the dist gives mode %04o", p,
-                  n->source, hidden & 0004 ? "other users" : "its group",
-                  (unsigned)(st->st_mode & 07777), (unsigned)(n->mode & 07777));
-        return -1;
-    }
+    c->has_src_mode = 1;
+    c->src_mode = (uint32_t)(st->st_mode & 07777);
     return 0;
+}
+
+int pf_content_check_exposure(const pf_content *c, const pf_node *n, uint32_t out_mode, char *err,
+                              size_t errlen) {
+    if (!c->has_src_mode)
+        return 0; /* generated: the catalog's own bytes */
+    unsigned hidden = (unsigned)(out_mode & 0044) & ~(unsigned)(c->src_mode & 0044);
+    if (!hidden)
+        return 0;
+    pf_seterr(err, errlen,
+              "%s: source %s is not readable by %s (mode %04o) but the dist would give mode %04o",
+              str_or(n->path, "(null)"), str_or(n->source, "(none)"),
+              hidden & 0004 ? "other users" : "its group", (unsigned)c->src_mode,
+              (unsigned)(out_mode & 07777));
+    return -1;
 }
 
 /* What does not depend on how the source is opened: the node's type, its
@@ -162,7 +171,7 @@ int pf_content_open(const pf_node *n, pf_content *out, char *err, size_t errlen)
     out->fd = normalized_abs(n->source) ? open_source(n->source, &st, why, sizeof why) : -1;
     if (out->fd < 0) {
         pf_seterr(err, errlen, "%s: source %s: %s", str_or(n->path, "(null)"), n->source, why);
-    } else if (check_source(n, &st, err, errlen) == 0) {
+    } else if (check_source(n, &st, out, err, errlen) == 0) {
         return 0;
     }
     pf_content_close(out);
@@ -185,7 +194,7 @@ int pf_content_open_fd(const pf_node *n, int src_fd, pf_content *out, char *err,
                   str_or(n->source, "(none)"),
                   src_fd < 0 || !n->source ? "the catalog and the caller disagree on a source"
                                            : "not a regular file");
-    } else if (check_source(n, &st, err, errlen) == 0) {
+    } else if (check_source(n, &st, out, err, errlen) == 0) {
         return 0;
     }
     pf_content_close(out);

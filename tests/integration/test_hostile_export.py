@@ -56,7 +56,19 @@ def one_line(r):
 VALIDATION_REASONS = ("not normalized", "its parent is not a folder", "not a pyfarm catalog",
                       "size differs from the source's size", "not under any of the catalog's roots",
                       "a symlink without a valid target", "size differs from the patch's output size",
-                      "unknown type", "invalid name")
+                      "unknown type", "invalid name", "cannot be a source root")
+
+
+def declare_roots(cat, *roots):
+    """SQL declaring the folders sources must lie under: the catalog's
+    roots table where its schema has one, else meta.source_roots."""
+    with contextlib.closing(sqlite3.connect(cat)) as db:
+        has_table = db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='roots'"
+                               ).fetchone()
+    if has_table:
+        return ["DELETE FROM roots",
+                *[("INSERT INTO roots(path, kind) VALUES(?, 'folder')", (str(r),)) for r in roots]]
+    return [("INSERT INTO meta VALUES('source_roots', ?)", ("\n".join(map(str, roots)),))]
 
 
 def refused(cat, tmp, names, reasons, outs=("out", "out.tar.zst"), opts=()):
@@ -284,19 +296,18 @@ def test_etc_shadow_not_exported_world_readable(tmp_path, src, good):
     refused(cat, tmp_path, ["app/shadow"], ["not readable by", "Permission denied"])
     # under roots the catalog declares, /etc is not (mode as the file's own)
     cat = edit(good, tmp_path / "h2.db", entry("app/shadow", "f", source="/etc/shadow", mode=0o640),
-               ("INSERT INTO meta VALUES('source_roots', ?)", (f"{src}\n/usr/lib",)))
+               *declare_roots(good, src, "/usr/lib"))
     refused(cat, tmp_path, ["app/shadow"], ["outside the folders the catalog declares"])
 
 
 def test_declared_roots(tmp_path, src, good):
-    cat = edit(good, tmp_path / "h.db", ("INSERT INTO meta VALUES('source_roots', ?)", (str(src),)))
+    cat = edit(good, tmp_path / "h.db", *declare_roots(good, src))
     r = run(tool("pfexport"), cat, tmp_path / "out")
     assert r.returncode == 0, r.stderr
     shutil.rmtree(tmp_path / "out")
-    cat = edit(good, tmp_path / "h2.db", ("INSERT INTO meta VALUES('source_roots', '/')",))
-    refused(cat, tmp_path, ["declared source root /"], ["not an absolute folder"])
-    cat = edit(good, tmp_path / "h3.db",
-               ("INSERT INTO meta VALUES('source_roots', ?)", (str(src / "lib"),)))
+    cat = edit(good, tmp_path / "h2.db", *declare_roots(good, "/"))
+    refused(cat, tmp_path, ["source root /"], ["not an absolute folder"])
+    cat = edit(good, tmp_path / "h3.db", *declare_roots(good, src / "lib"))
     refused(cat, tmp_path, ["app/"], ["outside the folders the catalog declares"])
 
 

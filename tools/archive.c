@@ -3,6 +3,8 @@
  * come from the catalog, so the same catalog gives the same bytes. */
 #include "archive.h"
 
+#include <errno.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zstd.h>
@@ -17,20 +19,40 @@ struct pf_archive {
     uint64_t pending; /* data bytes still owed to the current entry */
     uint64_t written_in_entry;
     int error;
+    int saved_errno;
+    char msg[256]; /* the first failure */
 };
+
+/* Record the first failure (and its errno) for pf_archive_error. */
+static int fail(pf_archive *a, int e, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(pf_archive *a, int e, const char *fmt, ...) {
+    if (!a->error) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(a->msg, sizeof a->msg, fmt, ap);
+        va_end(ap);
+        a->saved_errno = e;
+    }
+    a->error = 1;
+    errno = a->saved_errno;
+    return -1;
+}
+
+const char *pf_archive_error(const pf_archive *a) {
+    return a->msg;
+}
 
 static int emit(pf_archive *a, const void *data, size_t n, ZSTD_EndDirective end) {
     ZSTD_inBuffer in = {data, n, 0};
     for (;;) {
         ZSTD_outBuffer out = {a->obuf, a->osize, 0};
         size_t rem = ZSTD_compressStream2(a->cc, &out, &in, end);
-        if (ZSTD_isError(rem)) {
-            a->error = 1;
-            return -1;
-        }
+        if (ZSTD_isError(rem))
+            return fail(a, EIO, "zstd: %s", ZSTD_getErrorName(rem));
+        errno = 0;
         if (out.pos && fwrite(a->obuf, 1, out.pos, a->out) != out.pos) {
-            a->error = 1;
-            return -1;
+            int e = errno ? errno : EIO;
+            return fail(a, e, "write failed: %s", strerror(e));
         }
         if (end == ZSTD_e_continue ? in.pos == in.size : rem == 0)
             return 0;
@@ -44,8 +66,8 @@ pf_archive *pf_archive_open(FILE *out, int level, int threads, char *err, size_t
     a->osize = ZSTD_CStreamOutSize();
     a->obuf = pf_xmalloc(a->osize);
     if (!a->cc || ZSTD_isError(ZSTD_CCtx_setParameter(a->cc, ZSTD_c_compressionLevel, level))) {
+        pf_archive_close(a, NULL, 0);
         pf_seterr(err, errlen, "zstd: bad compression level %d", level);
-        pf_archive_close(a);
         return NULL;
     }
     ZSTD_CCtx_setParameter(a->cc, ZSTD_c_checksumFlag, 1);
@@ -100,10 +122,40 @@ static void pax_record(pf_buf *b, const char *key, const char *value) {
     pf_buf_printf(b, "%zu %s=%s\n", len, key, value);
 }
 
+const char *pf_archive_bad_name(const char *path) {
+    if (!path || !*path)
+        return "empty name";
+    if (path[0] == '/')
+        return "absolute name";
+    for (const char *s = path;;) {
+        const char *e = strchr(s, '/');
+        size_t k = e ? (size_t)(e - s) : strlen(s);
+        if (k == 0)
+            return "empty component (\"//\" or a trailing \"/\")";
+        if ((k == 1 && s[0] == '.') || (k == 2 && s[0] == '.' && s[1] == '.'))
+            return "\".\" or \"..\" component";
+        if (k > 255)
+            return "component longer than 255 bytes";
+        if (!e)
+            return NULL;
+        s = e + 1;
+    }
+}
+
 int pf_archive_header(pf_archive *a, const char *path, char type, uint32_t mode, uint64_t size,
                       int64_t mtime, const char *target) {
-    if (a->error || a->pending)
+    if (a->error)
         return -1;
+    if (a->pending)
+        return fail(a, EINVAL, "%s: the previous entry is %llu bytes short", path ? path : "(null)",
+                    (unsigned long long)a->pending);
+    const char *bad = pf_archive_bad_name(path);
+    if (bad)
+        return fail(a, EINVAL, "%s: refused in an archive: %s", path ? path : "(null)", bad);
+    if (type != 'd' && type != 'f' && type != 'l')
+        return fail(a, EINVAL, "%s: unknown entry type", path);
+    if (type == 'l' && (!target || !*target))
+        return fail(a, EINVAL, "%s: symlink without a target", path);
     char *name = type == 'd' ? pf_xasprintf("%s/", path) : pf_xstrdup(path);
     pf_buf pax = {0};
     if (strlen(name) > 100)
@@ -134,8 +186,13 @@ int pf_archive_header(pf_archive *a, const char *path, char type, uint32_t mode,
 }
 
 int pf_archive_data(pf_archive *a, const void *data, size_t n) {
-    if (a->error || n > a->pending)
+    if (a->error) {
+        errno = a->saved_errno;
         return -1;
+    }
+    if (n > a->pending)
+        return fail(a, EFBIG, "%zu bytes more than the entry's recorded size",
+                    (size_t)(n - a->pending));
     if (emit(a, data, n, ZSTD_e_continue))
         return -1;
     a->pending -= n;
@@ -144,13 +201,17 @@ int pf_archive_data(pf_archive *a, const void *data, size_t n) {
     return 0;
 }
 
-int pf_archive_close(pf_archive *a) {
+int pf_archive_close(pf_archive *a, char *err, size_t errlen) {
     static const uint8_t zeros[1024];
-    int r = a->error || a->pending ? -1 : 0;
+    int r = a->error ? -1 : 0;
+    if (!r && a->pending)
+        r = fail(a, EINVAL, "the last entry is %llu bytes short", (unsigned long long)a->pending);
     if (!r && a->cc)
         r = emit(a, zeros, sizeof zeros, ZSTD_e_continue);
     if (!r && a->cc)
         r = emit(a, NULL, 0, ZSTD_e_end);
+    if (r)
+        pf_seterr(err, errlen, "%s", a->msg);
     ZSTD_freeCCtx(a->cc);
     free(a->obuf);
     free(a);

@@ -1,8 +1,10 @@
 /* pfwhy.c: answer "why is this path in the dist?" from the catalog: the
  * chain of reasons, e.g. lib/libavcodec.so.59 <- needed by
  * site-packages/p1/cv2/cv2.abi3.so <- imported module cv2 (process 4242). */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "pyfarm/catalog.h"
 #include "pyfarm/util.h"
@@ -11,7 +13,11 @@ static char *reason_of(pf_catalog *c, const char *path, char **origin) {
     sqlite3_stmt *st;
     char *r = NULL;
     *origin = NULL;
-    sqlite3_prepare_v2(c->db, "SELECT reason, origin FROM tree WHERE path=?", -1, &st, NULL);
+    if (sqlite3_prepare_v2(c->db, "SELECT reason, origin FROM tree WHERE path=?", -1, &st, NULL) !=
+        SQLITE_OK) {
+        fprintf(stderr, "pfwhy: %s: cannot read the tree: %s\n", c->path, sqlite3_errmsg(c->db));
+        exit(1);
+    }
     sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
     if (sqlite3_step(st) == SQLITE_ROW) {
         const char *s = (const char *)sqlite3_column_text(st, 0);
@@ -30,13 +36,24 @@ int main(int argc, char **argv) {
     }
     char err[PF_ERRLEN];
     pf_catalog *c;
+    struct stat st;
+    if (stat(argv[1], &st) != 0) {
+        fprintf(stderr, "pfwhy: %s: %s\n", argv[1], strerror(errno));
+        return 1;
+    }
+    if (!S_ISREG(st.st_mode)) { /* SQLite would block on a FIFO */
+        fprintf(stderr, "pfwhy: %s: not a pyfarm catalog (not a regular file)\n", argv[1]);
+        return 1;
+    }
     if (pf_catalog_open(argv[1], 0, &c, err, sizeof err) != 0) {
         fprintf(stderr, "pfwhy: %s\n", err);
         return 1;
     }
-    char *path = pf_xstrdup(argv[2]);
-    while (path[0] == '/' || (path[0] == '.' && path[1] == '/'))
-        memmove(path, path + (path[0] == '/' ? 1 : 2), strlen(path));
+    /* "./a/b", "/a/b" and "a/b" name the same dist path */
+    const char *arg = argv[2];
+    while (arg[0] == '/' || (arg[0] == '.' && arg[1] == '/'))
+        arg += arg[0] == '/' ? 1 : 2;
+    char *path = pf_xstrdup(arg);
     int depth = 0, found = 0;
     while (path && depth < 64) {
         char *origin;

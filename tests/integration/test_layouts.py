@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import time
 from pathlib import Path
@@ -136,6 +137,9 @@ def test_python_dash_m_package(tmp_path):
     dist = analyze_export(tmp_path, "mpkg", argv, cwd=proj)
     assert run_dist(dist, ["x"]) == want
     assert site_has(dist, "numpy/__init__.py"), "numpy, imported by mpkg/__main__.py"
+    with sqlite3.connect(tmp_path / "mpkg.db") as db:  # the alias the graph joins
+        assert db.execute("SELECT count(*) FROM facts WHERE kind='A' AND a='__main__'"
+                          " AND b='mpkg.__main__'").fetchone()[0] >= 1
     assert (dist / "app" / "mpkg" / "__main__.py").exists()
 
 
@@ -209,6 +213,9 @@ def test_multiprocessing_app_with_site_packages(tmp_path):
     dist = analyze_export(tmp_path, "mp", argv)
     assert run_dist(dist) == want
     assert site_has(dist, "joblib/__init__.py") and site_has(dist, "numpy/__init__.py")
+    with sqlite3.connect(tmp_path / "mp.db") as db:  # a spawned worker's __main__
+        assert db.execute("SELECT count(*) FROM facts WHERE kind='A' AND a='__main__'"
+                          " AND b='__mp_main__'").fetchone()[0] >= 1
 
 
 def test_module_with_a_made_up_file(tmp_path):

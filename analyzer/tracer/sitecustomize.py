@@ -85,7 +85,7 @@ def _pyfarm_tracer():
         return _time.time_ns()
 
     state = {"pid": None, "fd": -1, "path": None, "id": None, "dead": False,
-             "maps": set(), "mods": set(), "aliases": set(), "dirty": False, "scanning": False, "last_scan": 0.0,
+             "maps": set(), "mods": set(), "aliases": set(), "main": None, "dirty": False, "scanning": False, "last_scan": 0.0,
              "last_light": 0.0, "nmods": 0, "syspath": None, "emitting": 0,
              "lock": _thread.RLock(), "busy": {}}
 
@@ -532,6 +532,13 @@ def _pyfarm_tracer():
         try:
             if state["dirty"] and event != "ctypes.dlopen":
                 scan_maps_soon()  # an extension module or a library loaded since
+            main = _sys.modules.get("__main__")
+            if main is not state["main"]:
+                # a spawned multiprocessing worker puts the script, run as
+                # __mp_main__, in place of __main__; Pool workers then often
+                # end by SIGTERM, before any snapshot: its alias now
+                state["main"] = main
+                emit(*alias_lines("__main__", main))
             if _time.monotonic() - state["last_light"] >= LIGHT_EVERY:
                 light_snapshot()
             if event not in WATCH:

@@ -132,6 +132,8 @@ typedef struct site {
     size_t nd;
     pf_strmap owner; /* relative file -> dist */
     int loaded;
+    char *as;  /* a package folder whose name is not its package's: pN/<as> */
+    int found; /* no sys.path entry: where a finder found modules */
 } site;
 
 static char *norm_name(const char *meta) {
@@ -249,6 +251,7 @@ static void site_free(site *s) {
     free(s->d);
     pf_strmap_free(&s->owner);
     free(s->path);
+    free(s->as);
 }
 
 static dist *dist_by_top(site *s, const char *top) {
@@ -359,6 +362,23 @@ static void use_file(pyctx *c, site *s, const char *file, const char *why) {
         char *d = site_dest(c, s);
         pf_plan_add_file(c->plan, d, s->path, why, "zip");
         free(d);
+        return;
+    }
+    if (s->as) { /* the package folder whole, under its package's name */
+        char *key = pf_xasprintf("%s:%s", s->path, s->as);
+        if (!pf_strmap_get(&c->seen_tops, key)) {
+            pf_strmap_put(&c->seen_tops, key, s);
+            char *base = site_dest(c, s), *dst = pf_path_join(base, s->as);
+            walk_ctx w = {.plan = c->plan,
+                          .origin = "package",
+                          .reason = why,
+                          .cache_tag = c->cache_tag,
+                          .opts = c->opts};
+            walk(&w, s->path, dst, 0);
+            free(base);
+            free(dst);
+        }
+        free(key);
         return;
     }
     site_load(s);
@@ -627,16 +647,40 @@ static int imported_from(pf_proc **procs, size_t nprocs, const char *dir) {
 }
 
 /* A site for a folder that is no sys.path entry: where a finder hook
- * (setuptools' __editable__ finders) found a module. */
-static site *site_add(pyctx *c, const char *path) {
+ * (setuptools' __editable__ finders) found a module; `as`: the folder is
+ * the package of that name (a finder may map a name to any folder). */
+static site *site_add(pyctx *c, const char *path, const char *as) {
     for (size_t i = 0; i < c->nsites; i++)
-        if (strcmp(c->sites[i].path, path) == 0)
+        if (strcmp(c->sites[i].path, path) == 0 &&
+            (as ? c->sites[i].as && strcmp(c->sites[i].as, as) == 0 : !c->sites[i].as))
             return &c->sites[i];
     c->sites = pf_xrealloc(c->sites, (c->nsites + 1) * sizeof *c->sites);
     site *s = &c->sites[c->nsites++];
     memset(s, 0, sizeof *s);
     s->path = pf_xstrdup(path);
+    s->as = as ? pf_xstrdup(as) : NULL;
+    s->found = 1;
     return s;
+}
+
+/* The folder of module `name`'s top-level package, from its traced
+ * __init__ file; NULL when the top-level module is no package. */
+static char *package_folder(pf_proc **procs, size_t nprocs, const char *name, char **top) {
+    const char *dot = strchr(name, '.');
+    *top = dot ? pf_xstrndup(name, (size_t)(dot - name)) : pf_xstrdup(name);
+    for (size_t i = 0; i < nprocs; i++)
+        for (size_t j = 0; j < procs[i]->mod_names.n; j++) {
+            const char *f = procs[i]->mod_files.v[j];
+            if (strcmp(procs[i]->mod_names.v[j], *top) == 0 && f[0] == '/' &&
+                strncmp(pf_path_basename(f), "__init__.", 9) == 0) {
+                char *r = real_or_copy(f), *d = pf_path_dirname(r);
+                free(r);
+                return d;
+            }
+        }
+    free(*top);
+    *top = NULL;
+    return NULL;
 }
 
 int pf_plan_python(pf_plan *plan, pf_facts *f, pf_proc **procs, size_t nprocs, const pf_opts *o,
@@ -837,11 +881,20 @@ int pf_plan_python(pf_plan *plan, pf_facts *f, pf_proc **procs, size_t nprocs, c
                 if (!s) { /* a file inside a zip on sys.path has no realpath */
                     s = site_of(&c, file);
                 }
+                if (s && s->found) /* not a sys.path entry: placed by the module's name */
+                    s = NULL;
                 char *mroot = s ? NULL : pf_module_root(r, p->mod_names.v[j]);
                 if (mroot && !(app_root && strcmp(mroot, app_root) == 0)) {
                     /* found by a finder hook outside sys.path (an editable
                      * install): its folder goes on the dist's sys.path */
-                    s = site_add(&c, mroot);
+                    s = site_add(&c, mroot, NULL);
+                } else if (!s && !mroot) { /* a finder mapped the name to another folder */
+                    char *top = NULL;
+                    char *pkg = package_folder(procs, nprocs, p->mod_names.v[j], &top);
+                    if (pkg && pf_path_is_under(r, pkg))
+                        s = site_add(&c, pkg, top);
+                    free(pkg);
+                    free(top);
                 }
                 free(mroot);
                 if (s) {

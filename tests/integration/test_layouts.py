@@ -174,6 +174,7 @@ def test_flat_layout_editable_found_by_a_finder_hook(tmp_path):
     dist = analyze_export(tmp_path, "flat", [tool, "f"], cwd=tmp_path)
     assert run_dist(dist, ["f"]) == want
     assert site_has(dist, "flatpkg/cli.py"), "the package the finder hook found"
+    assert site_has(dist, "mapped/sub.py"), "code/ placed as the package it is: mapped"
     meta = [n for n in names(dist) if n.startswith("site-packages/p") and (
         "/flatpkg-0.1.dist-info/METADATA" in n or "/flatpkg.egg-info/PKG-INFO" in n)]
     assert meta, "its metadata (importlib.metadata reads it)"

@@ -22,6 +22,7 @@ typedef struct pf_proc {
     pf_strv sites, base_sites;
     pf_strv mod_names, mod_files, mod_kinds, mod_importers; /* M, parallel */
     pf_strv ns_locations;                                   /* N paths */
+    pf_strv alias_names, alias_targets;                     /* A: one module object, two names */
     pf_strv objects, dlopens, programs, files;
     char *prefix; /* env key: sys.prefix */
 } pf_proc;
@@ -116,6 +117,16 @@ void pf_plan_free(pf_plan *p);
 int pf_excluded_name(const char *name); /* .git, __pycache__ handled by callers */
 int pf_plan_includes(pf_plan *p, const pf_opts *o, char *err, size_t errlen);
 int pf_plan_excluded(const pf_opts *o, const char *dest);
+
+/* appdir.c: what the app folder holds that is not the app */
+int pf_is_venv(const char *dir);
+int pf_is_pyfarm_dist(const char *dir);
+int pf_is_pyfarm_catalog(const char *path);
+const char *pf_app_skip_dir(const char *path, int depth, int used);
+const char *pf_app_skip_file(const char *path, int used);
+char *pf_module_root(const char *file, const char *name);
+int pf_app_foreign(const char *root, const pf_strv *sites, const char *file);
+void pf_pth_hooks(const pf_strv *sites, pf_strmap *out);
 
 /* python.c: interpreter, stdlib, packages, app */
 int pf_plan_python(pf_plan *plan, pf_facts *f, pf_proc **procs, size_t nprocs, const pf_opts *o,

@@ -240,6 +240,10 @@ int pf_facts_load(pf_catalog *c, pf_facts *f, char *err, size_t errlen) {
         case 'N':
             pf_strv_push(&p->ns_locations, b);
             break;
+        case 'A':
+            pf_strv_push(&p->alias_names, a);
+            pf_strv_push(&p->alias_targets, b);
+            break;
         case 'O':
             pf_strv_push(&p->objects, a);
             break;
@@ -281,10 +285,10 @@ void pf_facts_free(pf_facts *f) {
         free(p->entry);
         free(p->prefix);
         free_info(&p->info);
-        pf_strv *vs[] = {&p->argv,          &p->syspath,   &p->sites,     &p->base_sites,
-                         &p->mod_names,     &p->mod_files, &p->mod_kinds, &p->ns_locations,
-                         &p->mod_importers, &p->objects,   &p->dlopens,   &p->programs,
-                         &p->files};
+        pf_strv *vs[] = {&p->argv,          &p->syspath,     &p->sites,        &p->base_sites,
+                         &p->mod_names,     &p->mod_files,   &p->mod_kinds,    &p->ns_locations,
+                         &p->mod_importers, &p->objects,     &p->dlopens,      &p->programs,
+                         &p->files,         &p->alias_names, &p->alias_targets};
         for (size_t j = 0; j < sizeof vs / sizeof *vs; j++)
             pf_strv_free(vs[j]);
         free(p);

@@ -73,15 +73,14 @@ static void walk(walk_ctx *w, const char *src, const char *dest, int depth) {
             int skip = 0;
             if (w->stdlib && stdlib_skip_dir(name, depth) && !traced_under(w->traced, s))
                 skip = 1;
-            if (w->app) {
-                char *cfg = pf_path_join(s, "pyvenv.cfg");
-                skip = access(cfg, F_OK) == 0; /* a venv inside the app folder */
-                free(cfg);
-            }
+            if (w->app) /* a venv, an earlier dist, build outputs */
+                skip = pf_app_skip_dir(s, depth, traced_under(w->traced, s)) != NULL;
             if (!skip)
                 walk(w, s, t, depth + 1);
         } else if (S_ISREG(st.st_mode)) {
-            if (in_pycache && !keep_pyc(name, w->cache_tag)) {
+            if (w->app && pf_app_skip_file(s, traced_under(w->traced, s))) {
+                /* pyfarm's own outputs: an archive, a catalog */
+            } else if (in_pycache && !keep_pyc(name, w->cache_tag)) {
                 /* other versions' bytecode */
             } else if (!fnmatch("*.pyc", name, 0) && !in_pycache) {
                 /* stray legacy bytecode beside sources */
@@ -133,6 +132,8 @@ typedef struct site {
     size_t nd;
     pf_strmap owner; /* relative file -> dist */
     int loaded;
+    char *as;  /* a package folder whose name is not its package's: pN/<as> */
+    int found; /* no sys.path entry: where a finder found modules */
 } site;
 
 static char *norm_name(const char *meta) {
@@ -250,6 +251,7 @@ static void site_free(site *s) {
     free(s->d);
     pf_strmap_free(&s->owner);
     free(s->path);
+    free(s->as);
 }
 
 static dist *dist_by_top(site *s, const char *top) {
@@ -362,6 +364,23 @@ static void use_file(pyctx *c, site *s, const char *file, const char *why) {
         free(d);
         return;
     }
+    if (s->as) { /* the package folder whole, under its package's name */
+        char *key = pf_xasprintf("%s:%s", s->path, s->as);
+        if (!pf_strmap_get(&c->seen_tops, key)) {
+            pf_strmap_put(&c->seen_tops, key, s);
+            char *base = site_dest(c, s), *dst = pf_path_join(base, s->as);
+            walk_ctx w = {.plan = c->plan,
+                          .origin = "package",
+                          .reason = why,
+                          .cache_tag = c->cache_tag,
+                          .opts = c->opts};
+            walk(&w, s->path, dst, 0);
+            free(base);
+            free(dst);
+        }
+        free(key);
+        return;
+    }
     site_load(s);
     char *rel = pf_path_relative(s->path, file);
     dist *x = pf_strmap_get(&s->owner, rel);
@@ -381,7 +400,7 @@ static void use_file(pyctx *c, site *s, const char *file, const char *why) {
             free(key);
         }
     } else {
-        char *key = pf_xasprintf("%p:%s", (void *)s, top);
+        char *key = pf_xasprintf("%s:%s", s->path, top);
         if (!pf_strmap_get(&c->seen_tops, key)) {
             pf_strmap_put(&c->seen_tops, key, s);
             add_rel(c, s, top, why, "package");
@@ -444,54 +463,135 @@ static int is_test_file(const char *path) {
            strcmp(b, "conftest.py") == 0;
 }
 
-/* Which modules the app itself reached: roots are the app's own modules
- * (not its tests) or, without any, the entry; edges are "importer imported
- * X" as traced. Distributions only reached from elsewhere (the test runner
- * and its plugins, site's .pth hooks) stay out. Returns 0 when the trace
- * has no importer facts (then every traced module counts). */
-static int compute_reach(pf_proc **procs, size_t n, const char *app_root, pf_strmap *reach) {
-    pf_strmap edges = {0}; /* importer -> pf_strv* of imported names */
+static char *real_or_copy(const char *p) {
+    char *r = realpath(p, NULL);
+    return r ? r : pf_xstrdup(p);
+}
+
+/* The names of one module object, joined (union-find: name -> another
+ * name of it). Values point into the facts or at "__main__". */
+static const char *canon(const pf_strmap *names, const char *name) {
+    const char *n = name;
+    for (int i = 0; i < 256; i++) { /* bounded: the joins make no cycle */
+        const char *up = pf_strmap_get(names, n);
+        if (!up)
+            break;
+        n = up;
+    }
+    return n;
+}
+
+static void join_names(pf_strmap *names, const char *a, const char *b) {
+    const char *ra = canon(names, a), *rb = canon(names, b);
+    if (strcmp(ra, rb) != 0)
+        pf_strmap_put(names, ra, (void *)rb);
+}
+
+/* Aliases: what the tracer saw (A facts: `__mp_main__` is `__main__` in
+ * a spawned worker, `-m pkg` runs `pkg.__main__` as `__main__`), and, for
+ * traces without them, the entry script imported under another name. */
+static void join_aliases(pf_proc **procs, size_t n, const char *entry_real, pf_strmap *names) {
+    static char main_name[] = "__main__", mp_main[] = "__mp_main__";
+    join_names(names, mp_main, main_name);
+    for (size_t i = 0; i < n; i++) {
+        pf_proc *p = procs[i];
+        for (size_t j = 0; j < p->alias_names.n; j++)
+            join_names(names, p->alias_names.v[j], p->alias_targets.v[j]);
+        for (size_t j = 0; entry_real && j < p->mod_names.n; j++) {
+            if (p->mod_files.v[j][0] != '/')
+                continue;
+            char *r = real_or_copy(p->mod_files.v[j]);
+            if (strcmp(r, entry_real) == 0)
+                join_names(names, p->mod_names.v[j], main_name);
+            free(r);
+        }
+    }
+}
+
+typedef struct reach_in {
+    const char *app_root;       /* the app's folder, NULL when the app is not walked */
+    const pf_strv *sites;       /* sys.path folders (realpaths): nested ones are not the app */
+    const char *entry_real;     /* the entry script, when it is the app's code */
+    const pf_strmap *pth_hooks; /* private modules that .pth files import */
+} reach_in;
+
+/* Roots: the entry when it is the app's code, the app's own modules (not
+ * its tests): 2, and what start-up imported (a .pth hook may import a
+ * module that the app then uses without an import of its own): 1. */
+static int is_root(const reach_in *in, const char *name, const char *file, const char *imp) {
+    if (strcmp(imp, "site") == 0) {
+        const char *dot = strchr(name, '.');
+        char *top = dot ? pf_xstrndup(name, (size_t)(dot - name)) : pf_xstrdup(name);
+        int hook = pf_strmap_get(in->pth_hooks, top) != NULL;
+        free(top);
+        return hook ? 0 : 1;
+    }
+    if (!in->app_root || *file != '/' || is_test_file(file) || strcmp(name, "__main__") == 0)
+        return 0;
+    char *r = real_or_copy(file);
+    int app = pf_path_is_under(r, in->app_root) && !pf_app_foreign(in->app_root, in->sites, r);
+    free(r);
+    return app ? 2 : 0;
+}
+
+/* Which modules the app itself reached: edges are "importer imported X"
+ * as traced, between names joined by their aliases. Distributions only
+ * reached from elsewhere (the test runner and its plugins) stay out.
+ * Returns 0 when the trace has no importer facts (then every traced module
+ * counts). */
+static int compute_reach(pf_proc **procs, size_t n, const reach_in *in, pf_strmap *reach) {
+    pf_strmap names = {0}, creach = {0};
+    pf_strmap edges = {0}; /* canonical importer -> pf_strv* of canonical names */
     pf_strv queue = {0};
-    int active = 0, roots = 0;
+    int active = 0, app_roots = 0;
+    join_aliases(procs, n, in->entry_real, &names);
     for (size_t i = 0; i < n; i++) {
         pf_proc *p = procs[i];
         for (size_t j = 0; j < p->mod_names.n; j++) {
             const char *name = p->mod_names.v[j], *imp = p->mod_importers.v[j];
-            const char *file = p->mod_files.v[j];
             if (*imp) {
                 active = 1;
-                pf_strv *v = pf_strmap_get(&edges, imp);
+            }
+            if (*imp && strcmp(imp, "site") != 0) { /* "site": start-up, no module */
+                const char *ci = canon(&names, imp);
+                pf_strv *v = pf_strmap_get(&edges, ci);
                 if (!v) {
                     v = pf_xcalloc(1, sizeof *v);
-                    pf_strmap_put(&edges, imp, v);
+                    pf_strmap_put(&edges, ci, v);
                 }
-                pf_strv_push(v, name);
+                pf_strv_push(v, canon(&names, name));
             } /* no importer (set into sys.modules directly, seen only in a
                  snapshot): reached through its top-level package, below */
-            if (app_root && *file == '/' && pf_path_is_under(file, app_root) &&
-                !is_test_file(file) && strcmp(name, "__main__") != 0) {
-                pf_strv_push(&queue, name);
-                roots++;
-            }
+            int root = is_root(in, name, p->mod_files.v[j], imp);
+            if (root)
+                pf_strv_push(&queue, canon(&names, name));
+            app_roots += root == 2;
         }
     }
-    if (!roots)
-        pf_strv_push(&queue, "__main__");
+    if (in->entry_real || !app_roots) /* the entry, unless the app is other modules */
+        pf_strv_push(&queue, canon(&names, "__main__"));
     for (size_t q = 0; q < queue.n; q++) {
         const char *name = queue.v[q];
-        if (pf_strmap_get(reach, name))
+        if (pf_strmap_get(&creach, name))
             continue;
-        pf_strmap_put(reach, name, (void *)1);
+        pf_strmap_put(&creach, name, (void *)1);
         pf_strv *v = pf_strmap_get(&edges, name);
         for (size_t k = 0; v && k < v->n; k++)
             pf_strv_push(&queue, v->v[k]);
     }
+    /* every name of a reached module is reached */
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < procs[i]->mod_names.n; j++)
+            if (pf_strmap_get(&creach, canon(&names, procs[i]->mod_names.v[j])))
+                pf_strmap_put(reach, procs[i]->mod_names.v[j], (void *)1);
     for (size_t i = 0; i < edges.cap; i++)
         if (edges.keys[i]) {
             pf_strv_free(edges.vals[i]);
             free(edges.vals[i]);
         }
     pf_strmap_free(&edges);
+    pf_strmap_free(&names);
+    pf_strmap_free(&creach);
     pf_strv_free(&queue);
     return active;
 }
@@ -509,9 +609,78 @@ static int reached(const pf_strmap *reach, const char *name) {
     return r;
 }
 
-static char *real_or_copy(const char *p) {
-    char *r = realpath(p, NULL);
-    return r ? r : pf_xstrdup(p);
+/* sys.path folders in order, realpaths, without the stdlib, lib-dynload
+ * and what does not exist (union over the env's processes). */
+static void site_order(pf_proc **procs, size_t nprocs, const char *rstd, pf_strv *order) {
+    for (size_t i = 0; i < nprocs; i++)
+        for (size_t j = 0; j < procs[i]->syspath.n; j++) {
+            const char *sp = procs[i]->syspath.v[j];
+            if (!*sp)
+                continue;
+            char *r = real_or_copy(sp);
+            struct stat st;
+            int keep = stat(r, &st) == 0 && strcmp(r, rstd) && !pf_strv_contains(order, r) &&
+                       strcmp(pf_path_basename(r), "lib-dynload") != 0;
+            if (keep)
+                pf_strv_push(order, r);
+            free(r);
+        }
+}
+
+/* Whether the run imported a module (not a test) whose import resolved it
+ * from folder dir, as a sys.path entry: "dir/pkg/mod.py" for pkg.mod. */
+static int imported_from(pf_proc **procs, size_t nprocs, const char *dir) {
+    for (size_t i = 0; i < nprocs; i++)
+        for (size_t j = 0; j < procs[i]->mod_files.n; j++) {
+            const char *f = procs[i]->mod_files.v[j];
+            if (f[0] != '/' || is_test_file(f))
+                continue;
+            char *r = real_or_copy(f);
+            char *root = pf_module_root(r, procs[i]->mod_names.v[j]);
+            int yes = root && strcmp(root, dir) == 0;
+            free(root);
+            free(r);
+            if (yes)
+                return 1;
+        }
+    return 0;
+}
+
+/* A site for a folder that is no sys.path entry: where a finder hook
+ * (setuptools' __editable__ finders) found a module; `as`: the folder is
+ * the package of that name (a finder may map a name to any folder). */
+static site *site_add(pyctx *c, const char *path, const char *as) {
+    for (size_t i = 0; i < c->nsites; i++)
+        if (strcmp(c->sites[i].path, path) == 0 &&
+            (as ? c->sites[i].as && strcmp(c->sites[i].as, as) == 0 : !c->sites[i].as))
+            return &c->sites[i];
+    c->sites = pf_xrealloc(c->sites, (c->nsites + 1) * sizeof *c->sites);
+    site *s = &c->sites[c->nsites++];
+    memset(s, 0, sizeof *s);
+    s->path = pf_xstrdup(path);
+    s->as = as ? pf_xstrdup(as) : NULL;
+    s->found = 1;
+    return s;
+}
+
+/* The folder of module `name`'s top-level package, from its traced
+ * __init__ file; NULL when the top-level module is no package. */
+static char *package_folder(pf_proc **procs, size_t nprocs, const char *name, char **top) {
+    const char *dot = strchr(name, '.');
+    *top = dot ? pf_xstrndup(name, (size_t)(dot - name)) : pf_xstrdup(name);
+    for (size_t i = 0; i < nprocs; i++)
+        for (size_t j = 0; j < procs[i]->mod_names.n; j++) {
+            const char *f = procs[i]->mod_files.v[j];
+            if (strcmp(procs[i]->mod_names.v[j], *top) == 0 && f[0] == '/' &&
+                strncmp(pf_path_basename(f), "__init__.", 9) == 0) {
+                char *r = real_or_copy(f), *d = pf_path_dirname(r);
+                free(r);
+                return d;
+            }
+        }
+    free(*top);
+    *top = NULL;
+    return NULL;
 }
 
 int pf_plan_python(pf_plan *plan, pf_facts *f, pf_proc **procs, size_t nprocs, const pf_opts *o,
@@ -545,6 +714,8 @@ int pf_plan_python(pf_plan *plan, pf_facts *f, pf_proc **procs, size_t nprocs, c
                 pf_strv_push_own(&traced, real_or_copy(procs[i]->mod_files.v[j]));
         for (size_t j = 0; j < procs[i]->ns_locations.n; j++)
             pf_strv_push_own(&traced, real_or_copy(procs[i]->ns_locations.v[j]));
+        for (size_t j = 0; j < procs[i]->files.n; j++) /* opened: data the app read */
+            pf_strv_push_own(&traced, real_or_copy(procs[i]->files.v[j]));
     }
 
     /* interpreter: bin/ beside lib/, so getpath finds the landmarks */
@@ -602,14 +773,22 @@ int pf_plan_python(pf_plan *plan, pf_facts *f, pf_proc **procs, size_t nprocs, c
     if (!plan->site_dest)
         plan->site_dest = pf_path_join(std_dest, "site-packages");
 
+    /* sys.path folders in order (union over the env's processes) */
+    pyctx c = {.plan = plan, .opts = o, .cache_tag = tag};
+    int rc = 0;
+    pf_strv order = {0};
+    site_order(procs, nprocs, rstd, &order);
+
     /* the app */
-    char *app_root = NULL;
+    char *app_root = NULL, *entry_real = NULL;
     int app_walk = 1;
     if (e->entry_kind && strcmp(e->entry_kind, "script") == 0 && e->entry && *e->entry) {
         char *rs = real_or_copy(e->entry);
         app_root = pf_path_dirname(rs);
         if (is_system_bin(app_root))
             app_walk = 0; /* a console script: the script alone */
+        else
+            entry_real = pf_xstrdup(rs); /* the app's own code: a root of the graph */
         char *rel = pf_path_relative(app_root, rs);
         plan->entry_kind = pf_xstrdup("script");
         plan->entry_dest = pf_path_join("app", rel);
@@ -627,15 +806,10 @@ int pf_plan_python(pf_plan *plan, pf_facts *f, pf_proc **procs, size_t nprocs, c
     }
     if (app_root && !app_walk && e->cwd && !is_system_bin(e->cwd)) {
         /* a console script (pytest, a CLI): when the run imported modules
-         * from the current folder, that folder is the app */
+         * from the current folder (as a sys.path entry, not from a venv or
+         * another sys.path folder inside it), that folder is the app */
         char *cwd = real_or_copy(e->cwd);
-        int used = 0;
-        for (size_t i = 0; i < nprocs && !used; i++)
-            for (size_t j = 0; j < procs[i]->mod_files.n && !used; j++)
-                used = procs[i]->mod_files.v[j][0] == '/' &&
-                       pf_path_is_under(procs[i]->mod_files.v[j], cwd) &&
-                       !is_test_file(procs[i]->mod_files.v[j]);
-        if (used) {
+        if (imported_from(procs, nprocs, cwd)) {
             free(app_root);
             app_root = cwd;
             app_walk = 1;
@@ -645,34 +819,32 @@ int pf_plan_python(pf_plan *plan, pf_facts *f, pf_proc **procs, size_t nprocs, c
         }
     }
     pf_strmap reach = {0};
-    int reach_active = compute_reach(procs, nprocs, app_walk ? app_root : NULL, &reach);
+    pf_strmap hooks = {0};
+    pf_pth_hooks(&order, &hooks);
+    reach_in rin = {.app_root = app_walk ? app_root : NULL,
+                    .sites = &order,
+                    .entry_real = entry_real,
+                    .pth_hooks = &hooks};
+    int reach_active = compute_reach(procs, nprocs, &rin, &reach);
+    pf_strmap_free(&hooks);
     if (app_root && app_walk && !is_system_bin(app_root)) {
         walk_ctx wa = {.plan = plan,
                        .origin = "app",
                        .reason = "the app's folder",
                        .cache_tag = tag,
+                       .traced = &traced,
                        .app = 1,
                        .opts = o};
         walk(&wa, app_root, "app", 0);
     }
 
-    /* site folders in sys.path order (union over the env's processes) */
-    pyctx c = {.plan = plan, .opts = o, .cache_tag = tag};
-    int rc = 0;
-    pf_strv order = {0};
-    for (size_t i = 0; i < nprocs; i++)
-        for (size_t j = 0; j < procs[i]->syspath.n; j++) {
-            const char *sp = procs[i]->syspath.v[j];
-            if (!*sp)
-                continue;
-            char *r = real_or_copy(sp);
-            struct stat st;
-            int keep = stat(r, &st) == 0 && strcmp(r, rstd) && !pf_strv_contains(&order, r) &&
-                       !(app_root && strcmp(r, app_root) == 0) &&
-                       strcmp(pf_path_basename(r), "lib-dynload") != 0;
-            if (keep)
-                pf_strv_push(&order, r);
-            free(r);
+    /* the app's folder is the app, not a site folder */
+    for (size_t i = 0; app_root && i < order.n; i++)
+        if (strcmp(order.v[i], app_root) == 0) {
+            free(order.v[i]);
+            memmove(order.v + i, order.v + i + 1, (order.n - i - 1) * sizeof *order.v);
+            order.n--;
+            break;
         }
     c.sites = pf_xcalloc(order.n + 1, sizeof *c.sites);
     for (size_t i = 0; i < order.n; i++) {
@@ -698,12 +870,33 @@ int pf_plan_python(pf_plan *plan, pf_facts *f, pf_proc **procs, size_t nprocs, c
                 !pf_strv_contains(&o->include_modules, p->mod_names.v[j]))
                 continue; /* imported by the test runner or a plugin, not by the app */
             char *r = real_or_copy(file);
-            if (!(app_root && app_walk && pf_path_is_under(r, app_root)) &&
-                !pf_path_is_under(r, rstd)) {
+            /* the app's folder, but not a venv or sys.path folder inside it */
+            int in_app = app_root && app_walk && pf_path_is_under(r, app_root) &&
+                         !pf_app_foreign(app_root, &order, r);
+            /* a stdlib file that links elsewhere (Debian's sitecustomize.py
+             * into /etc) came with the stdlib's walk */
+            int std_link = pf_path_is_under(file, stdlib) && !pf_path_is_under(r, rstd);
+            if (!in_app && !std_link && !pf_path_is_under(r, rstd)) {
                 site *s = site_of(&c, r);
                 if (!s) { /* a file inside a zip on sys.path has no realpath */
                     s = site_of(&c, file);
                 }
+                if (s && s->found) /* not a sys.path entry: placed by the module's name */
+                    s = NULL;
+                char *mroot = s ? NULL : pf_module_root(r, p->mod_names.v[j]);
+                if (mroot && !(app_root && strcmp(mroot, app_root) == 0)) {
+                    /* found by a finder hook outside sys.path (an editable
+                     * install): its folder goes on the dist's sys.path */
+                    s = site_add(&c, mroot, NULL);
+                } else if (!s && !mroot) { /* a finder mapped the name to another folder */
+                    char *top = NULL;
+                    char *pkg = package_folder(procs, nprocs, p->mod_names.v[j], &top);
+                    if (pkg && pf_path_is_under(r, pkg))
+                        s = site_add(&c, pkg, top);
+                    free(pkg);
+                    free(top);
+                }
+                free(mroot);
                 if (s) {
                     char *why =
                         pf_xasprintf("imported module %s (process %d)", p->mod_names.v[j], p->pid);
@@ -820,5 +1013,6 @@ done:
     free(plat_rel);
     free(dyn_dest);
     free(app_root);
+    free(entry_real);
     return rc;
 }

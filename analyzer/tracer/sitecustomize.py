@@ -85,7 +85,7 @@ def _pyfarm_tracer():
         return _time.time_ns()
 
     state = {"pid": None, "fd": -1, "path": None, "id": None, "dead": False,
-             "maps": set(), "mods": set(), "dirty": False, "scanning": False, "last_scan": 0.0,
+             "maps": set(), "mods": set(), "aliases": set(), "main": None, "dirty": False, "scanning": False, "last_scan": 0.0,
              "last_light": 0.0, "nmods": 0, "syspath": None, "emitting": 0,
              "lock": _thread.RLock(), "busy": {}}
 
@@ -368,21 +368,50 @@ def _pyfarm_tracer():
         def invalidate_caches(self):
             pass
 
+    def alias_lines(name, mod):
+        """A lines: the other names this module object goes by (its
+        __name__, its spec's name) when sys.modules holds it under `name`:
+        multiprocessing's `__mp_main__` is `__main__`, `-m pkg` runs
+        `pkg.__main__` as `__main__`. Imports made by its code carry its
+        __name__; the analysis joins the names into one node."""
+        out = []
+        spec = getattr(mod, "__spec__", None)
+        for other in (getattr(mod, "__name__", None), getattr(spec, "name", None)):
+            if isinstance(other, str) and other and other != name:
+                key = (name, other)
+                if key not in state["aliases"]:
+                    state["aliases"].add(key)
+                    out.append(("A", name, other))
+        return out
+
     def modules_snapshot(imp):
         """Modules that are in sys.modules but did not come through the finder
-        (set directly, or imported before we were installed)."""
+        (set directly, or imported before we were installed), and the
+        aliases of every module."""
         lines = []
         for name, mod in list(_sys.modules.items()):
-            if name in state["mods"] or mod is None:
+            if mod is None:
+                continue
+            try:
+                lines += alias_lines(name, mod)
+            except Exception:
+                pass
+            if name in state["mods"]:
                 continue
             state["mods"].add(name)
             spec = getattr(mod, "__spec__", None)
             if spec is not None:
                 lines += module_lines(name, spec, imp)
             else:
+                # no spec: the import system did not load it from a file. A
+                # __file__ is only what the module claims (torch's _ops sets
+                # "_ops.py"): believed when it names an existing file
                 f = getattr(mod, "__file__", None)
                 if isinstance(f, str) and f and not f.startswith(here + _os.sep):
-                    lines.append(("M", name, _os.path.abspath(f), kind_of_file(f), imp))
+                    if _os.path.isabs(f) and _os.path.isfile(f):
+                        lines.append(("M", name, f, kind_of_file(f), imp))
+                    else:
+                        lines.append(("M", name, "", "other", imp))
         return lines
 
     # ---- objects mapped ----
@@ -503,6 +532,13 @@ def _pyfarm_tracer():
         try:
             if state["dirty"] and event != "ctypes.dlopen":
                 scan_maps_soon()  # an extension module or a library loaded since
+            main = _sys.modules.get("__main__")
+            if main is not state["main"]:
+                # a spawned multiprocessing worker puts the script, run as
+                # __mp_main__, in place of __main__; Pool workers then often
+                # end by SIGTERM, before any snapshot: its alias now
+                state["main"] = main
+                emit(*alias_lines("__main__", main))
             if _time.monotonic() - state["last_light"] >= LIGHT_EVERY:
                 light_snapshot()
             if event not in WATCH:

@@ -153,7 +153,9 @@ def test_what_is_recorded_in_every_kind_of_child(tmp_path, run_traced, tracer_di
     # the fork child that leaves through os._exit: the import and the module
     # that bypassed the finder are both there, then its Z
     (forked,) = [lines for lines in py.values() if "gettext" in mods_of(lines)]
-    assert mods_of(forked)["pf_fake"][1] == "/nonexistent/pf_fake.py"
+    # (no spec, and its __file__ names no file: recorded without a file,
+    # since a module may claim any __file__)
+    assert mods_of(forked)["pf_fake"][1:3] == ["", "other"]
     assert kinds(forked, "Z") == [["os._exit"]]
     assert int(forked[0][2]) == int(main[0][1])
     # native code: the shim saw xz run and the zip file opened

@@ -8,7 +8,7 @@ from pathlib import Path
 UNESCAPE = {"\\": "\\", "t": "\t", "n": "\n", "r": "\r"}
 
 # fields after the kind letter
-FIELDS = {"P": 4, "I": 2, "S": 2, "G": 1, "B": 1, "E": 2, "R": 1, "M": 4, "N": 2,
+FIELDS = {"P": 4, "I": 2, "S": 2, "G": 1, "B": 1, "E": 2, "R": 1, "M": 4, "N": 2, "A": 2,
           "O": 1, "D": 1, "X": 2, "F": 1, "Z": 1}
 Z_REASONS = {"exit", "os._exit", "signal", "exec"}
 E_KINDS = {"script", "module", "code", "interactive"}

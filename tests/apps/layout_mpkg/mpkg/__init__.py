@@ -1,0 +1,1 @@
+"""Run as `python -m mpkg`: its __main__ imports numpy."""

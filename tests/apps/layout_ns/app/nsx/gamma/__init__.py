@@ -1,0 +1,1 @@
+NAME = "gamma (app folder)"

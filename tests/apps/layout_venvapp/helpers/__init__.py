@@ -1,0 +1,2 @@
+def greet(args):
+    return "helpers " + ",".join(args)

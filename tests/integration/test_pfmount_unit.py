@@ -448,14 +448,15 @@ def test_concurrent_readers_mmappers_executors(main_mount):
 
 def test_sandboxes_read_the_mount(tree):
     """As root, a bwrap sandbox needs nothing special; a process that really
-    runs as another uid needs allow_other, which pfmount adds as root. (The
-    mount point is outside pytest's 0700 tmp folder, so nobody reaches it.)"""
+    runs as another uid needs -o allow_other, which pfmount adds only when
+    asked. (The mount point is outside pytest's 0700 tmp folder, so nobody
+    reaches it; what nobody may read is tested in test_mount_users.py.)"""
     import tempfile
     _, _, catalog = tree
     top = tempfile.mkdtemp(prefix="pfmount-sandbox-")
     os.chmod(top, 0o755)
     try:
-        with mounted(catalog, os.path.join(top, "mnt")) as m:
+        with mounted(catalog, os.path.join(top, "mnt"), "-o", "allow_other") as m:
             _check_sandboxes(m)
     finally:
         shutil.rmtree(top, ignore_errors=True)

@@ -65,7 +65,7 @@ pfm_db *pfm_db_get(void) {
         return NULL;
     /* The inode opened at start, whatever the path names now; NOMUTEX:
      * the connection never leaves this thread. */
-    int rc = pf_catalog_connect_fd(pfm.catalog_fd, &d->db);
+    int rc = pf_catalog_connect_fd(pfm.catalog_fd, 1, &d->db);
     if (rc == SQLITE_OK) {
         /* Map the file: pages are shared with the OS cache instead of being
          * copied into every thread's private page cache. */

@@ -176,17 +176,20 @@ static void fd_vfs_init(void) {
 }
 static pthread_once_t fd_vfs_once = PTHREAD_ONCE_INIT;
 
-int pf_catalog_connect_fd(int fd, sqlite3 **db) {
+int pf_catalog_connect_fd(int fd, int immutable, sqlite3 **db) {
     *db = NULL;
     pthread_once(&fd_vfs_once, fd_vfs_init);
     if (!fd_vfs_ok)
         return SQLITE_ERROR;
     char uri[64];
-    snprintf(uri, sizeof uri, "file:/proc/self/fd/%d?immutable=1", fd);
+    snprintf(uri, sizeof uri, "file:/proc/self/fd/%d?%s", fd,
+             immutable ? "immutable=1" : "mode=ro");
     int rc = sqlite3_open_v2(uri, db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX,
                              "pyfarm-fd");
-    if (rc == SQLITE_OK)
+    if (rc == SQLITE_OK) {
         harden(*db);
+        sqlite3_busy_timeout(*db, 10000);
+    }
     return rc;
 }
 
@@ -263,7 +266,8 @@ int pf_catalog_open_fd(int fd, const char *name, pf_catalog **out, char *err, si
     *out = NULL;
     pf_catalog *c = pf_xcalloc(1, sizeof *c);
     c->path = pf_xstrdup(name);
-    int rc = pf_catalog_connect_fd(fd, &c->db);
+    /* with locks: a catalog held by a writer is reported as such */
+    int rc = pf_catalog_connect_fd(fd, 0, &c->db);
     if (rc != SQLITE_OK) {
         pf_seterr(err, errlen, "%s: cannot open catalog: %s", name,
                   c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));

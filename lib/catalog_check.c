@@ -327,7 +327,24 @@ static int under_root(const pf_strmap *roots, const char *source) {
     return found;
 }
 
+/* The root first: without it nothing else in the tree means anything. */
+static int check_root(pf_catalog *c, char *err, size_t errlen) {
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(c->db, "SELECT 1 FROM tree WHERE id = 1", -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return fail_rc(c, rc, err, errlen);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc == SQLITE_DONE) {
+        pf_seterr(err, errlen, "%s: catalog has no dist tree (no root folder with id 1)", c->path);
+        return -1;
+    }
+    return rc == SQLITE_ROW ? 0 : fail_rc(c, rc, err, errlen);
+}
+
 static int check_tree(pf_catalog *c, const pf_strmap *roots, char *err, size_t errlen) {
+    if (check_root(c, err, errlen) != 0)
+        return -1;
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(
         c->db,
@@ -337,7 +354,7 @@ static int check_tree(pf_catalog *c, const pf_strmap *roots, char *err, size_t e
         -1, &st, NULL);
     if (rc != SQLITE_OK)
         return fail_rc(c, rc, err, errlen);
-    int r = 0, has_root = 0;
+    int r = 0;
     char why[512];
     while (!r && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *bad = check_row(st, why, sizeof why);
@@ -350,15 +367,10 @@ static int check_tree(pf_catalog *c, const pf_strmap *roots, char *err, size_t e
                       (long long)sqlite3_column_int64(st, T_ID), path ? path : "?", bad);
             r = -1;
         }
-        has_root |= sqlite3_column_int64(st, T_ID) == 1;
     }
     if (!r && rc != SQLITE_DONE)
         r = fail_rc(c, rc, err, errlen);
     sqlite3_finalize(st);
-    if (!r && !has_root) {
-        pf_seterr(err, errlen, "%s: catalog has no dist tree (no root folder with id 1)", c->path);
-        r = -1;
-    }
     return r;
 }
 

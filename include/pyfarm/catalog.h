@@ -32,12 +32,14 @@ typedef struct pf_catalog {
 int pf_catalog_open(const char *path, int writable, pf_catalog **out, char *err, size_t errlen);
 /* The same, read-only, on an open file descriptor: the catalog is read from
  * that inode for the connection's lifetime whatever later happens to the
- * path (mv new.db cat.db), without locks (immutable: pyfarm replaces
- * catalogs by rename, never in place). name is used in messages. */
+ * path (mv new.db cat.db). name is used in messages. */
 int pf_catalog_open_fd(int fd, const char *name, pf_catalog **out, char *err, size_t errlen);
-/* A bare extra connection to the inode behind fd (immutable, read-only,
- * views and triggers off), for callers that keep one per thread. */
-int pf_catalog_connect_fd(int fd, sqlite3 **db);
+/* A bare extra connection to the inode behind fd (read-only, views and
+ * triggers off), for callers that keep one per thread. immutable: without
+ * locks (pyfarm replaces catalogs by rename, never in place; a file
+ * changed in place under such a connection gives errors, see
+ * docs/pfmount.md). */
+int pf_catalog_connect_fd(int fd, int immutable, sqlite3 **db);
 /* Opens path for pf_catalog_open_fd: O_NONBLOCK (a FIFO never blocks),
  * checked to be a regular file. Returns the fd or -1 with err. */
 int pf_catalog_open_file(const char *path, char *err, size_t errlen);

@@ -558,16 +558,18 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
  * upgrade writing in place) updates its mtime before its bytes, so checking
  * after the pread catches any write that could have touched what we read.
  * A source replaced by rename keeps the old inode for our fd: no harm. */
-static int source_changed(const pfm_file *f) {
+static const char *source_changed(const pfm_file *f) {
     struct stat st;
     if (f->c.fd < 0)
-        return 0;
+        return NULL;
     if (fstat(f->c.fd, &st) != 0)
-        return 1;
+        return "cannot be checked";
     if (pfm.verify_hash && ctime_ns(&st) != f->src_ctime_ns)
-        return 1; /* not the bytes that were hashed */
-    return (uint64_t)st.st_size != f->src_size ||
-           (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec != f->src_mtime_ns;
+        return "changed since it was hashed (ctime)"; /* not the bytes hashed */
+    if ((uint64_t)st.st_size != f->src_size ||
+        (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec != f->src_mtime_ns)
+        return "changed since analysis";
+    return NULL;
 }
 
 void pfm_ops_cleanup(void) {
@@ -598,8 +600,9 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
         fuse_reply_err(req, EIO);
         return;
     }
-    if (source_changed(f)) {
-        pfm_log_once(f->id, "%s: source %s changed since analysis", f->path, f->source);
+    const char *changed = source_changed(f);
+    if (changed) {
+        pfm_log_once(f->id, "%s: source %s %s", f->path, f->source, changed);
         fuse_reply_err(req, EIO);
         return;
     }

@@ -570,6 +570,29 @@ def test_verify_hash_catches_restored_mtime(small):
         assert "sha256" in m.stderr()
 
 
+def test_verify_hash_holds_for_every_read(small):
+    """verify=hash: after the open-time hash, a source whose ctime moves
+    (here a utime that restores the very same mtime, after bytes were
+    rewritten in place) is not served any more: the read fails."""
+    tmp, src, make = small
+    catalog = make()
+    with mounted(catalog, str(tmp / "mnt"), "-o", "verify=hash", "-o", "readahead=128") as m:
+        with open(os.path.join(m.path, "big.bin"), "rb", buffering=0) as f:
+            assert len(os.pread(f.fileno(), 4096, 0)) == 4096
+            st = os.stat(src / "big.bin")
+            with open(src / "big.bin", "r+b") as w:  # same size, other bytes, mtime restored
+                w.seek(6 << 20)
+                w.write(b"\1" * 4096)
+            os.utime(src / "big.bin", ns=(st.st_atime_ns, st.st_mtime_ns))
+            with pytest.raises(OSError) as ei:
+                os.pread(f.fileno(), 4096, 6 << 20)
+            assert ei.value.errno == errno.EIO
+        # and a new open hashes again: the content differs now
+        assert read_errno(os.path.join(m.path, "big.bin")) == errno.EIO
+        time.sleep(0.2)
+        assert "changed since it was hashed" in m.stderr(), m.stderr()
+
+
 def test_writes_are_erofs(main_mount):
     m, _, _ = main_mount
     p = lambda *a: os.path.join(m.path, *a)

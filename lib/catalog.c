@@ -485,7 +485,7 @@ static int declare_source_root(pf_catalog *c, const char *source) {
     if (!source || source[0] != '/' || root_covers(c, source))
         return 0;
     char *dir = pf_path_dirname(source);
-    int r = pf_root_add(c, dir, "folder");
+    int r = pf_root_refused(dir) ? pf_root_add(c, source, "file") : pf_root_add(c, dir, "folder");
     free(dir);
     return r;
 }

@@ -3,6 +3,7 @@
  * artifact, a download): its schema must be exactly ours, and its tree
  * self-consistent, before any tool acts on it. What is checked is listed
  * in catalog.h and docs/catalog.md. */
+#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -280,7 +281,7 @@ static const char *check_row(sqlite3_stmt *st, char *why, size_t whylen) {
 }
 
 /* Roots: absolute, normalized, and none that would open the system up. */
-static const char *bad_root(const char *r) {
+const char *pf_root_refused(const char *r) {
     static const char *const exact[] = {"/", "/etc", "/root", "/home", "/var", "/tmp", NULL};
     static const char *const below[] = {"/proc", "/sys", "/dev", "/run", "/boot", NULL};
     if (!abs_normalized(r))
@@ -291,6 +292,25 @@ static const char *bad_root(const char *r) {
     for (int i = 0; below[i]; i++)
         if (pf_path_is_under(r, below[i]))
             return "a system folder cannot be a source root";
+    /* /etc holds secrets (shadow, ssh host keys, sudoers, TLS private
+     * keys); a dist only takes what the analysis knows from there: TLS
+     * certificates and configuration, fonts, Debian's python3.X folder */
+    static const char *const etc_ok[] = {
+        "/etc/ssl", "/etc/pki", "/etc/fonts", "/etc/ca-certificates", "/etc/python3*", NULL};
+    int etc_allowed = !pf_path_is_under(r, "/etc");
+    for (int i = 0; etc_ok[i] && !etc_allowed; i++) {
+        char top[64];
+        const char *e = strchr(r + 5, '/');
+        size_t n = e ? (size_t)(e - r) : strlen(r);
+        snprintf(top, sizeof top, "%.*s", (int)(n < sizeof top ? n : sizeof top - 1), r);
+        etc_allowed = fnmatch(etc_ok[i], top, 0) == 0;
+    }
+    if (!etc_allowed || pf_path_is_under(r, "/etc/ssl/private") ||
+        pf_path_is_under(r, "/etc/pki/tls/private"))
+        return "under /etc only ssl (not private), pki, fonts, ca-certificates and python3.X may "
+               "hold sources";
+    if (strstr(r, "/.ssh") || strstr(r, "/.gnupg"))
+        return "a folder of keys cannot be a source root";
     return NULL;
 }
 
@@ -302,7 +322,7 @@ static int load_roots(pf_catalog *c, pf_strmap *roots, char *err, size_t errlen)
     int r = 0;
     while (!r && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *p = text_col(st, 0);
-        const char *bad = !p || !text_col(st, 1) ? "not text" : bad_root(p);
+        const char *bad = !p || !text_col(st, 1) ? "not text" : pf_root_refused(p);
         if (bad) {
             pf_seterr(err, errlen, "%s: source root %s: %s", c->path, p ? p : "(blob)", bad);
             r = -1;
@@ -318,7 +338,7 @@ static int load_roots(pf_catalog *c, pf_strmap *roots, char *err, size_t errlen)
 
 static int under_root(const pf_strmap *roots, const char *source) {
     char *p = pf_xstrdup(source);
-    int found = 0;
+    int found = pf_strmap_get(roots, p) != NULL; /* a root that is the file itself */
     for (char *slash; !found && (slash = strrchr(p, '/')) != NULL && slash != p;) {
         *slash = 0;
         found = pf_strmap_get(roots, p) != NULL;

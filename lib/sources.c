@@ -46,9 +46,9 @@ int pf_roots_load(pf_catalog *c, pf_roots *out, char *err, size_t errlen) {
         const char *d = out->declared.v[i];
         char *real = realpath(d, NULL);
         struct stat st2;
-        if (!real || stat(real, &st2) != 0 || !S_ISDIR(st2.st_mode)) {
+        if (!real || stat(real, &st2) != 0 || !(S_ISDIR(st2.st_mode) || S_ISREG(st2.st_mode))) {
             pf_seterr(err, errlen, "%s: source root %s: %s", c->path, d,
-                      real ? "not a folder" : strerror(errno));
+                      real ? "not a folder or file" : strerror(errno));
             free(real);
             pf_roots_free(out);
             return -1;

@@ -125,14 +125,18 @@ int64_t pf_tree_add(pf_catalog *c, const pf_node *n, const char *reason, const c
  * (pfmount, pfexport) load them once and open every source through
  * pf_source_open, which is the only sanctioned way to open one. */
 int pf_root_add(pf_catalog *c, const char *path, const char *kind);
+/* Why path cannot be a root (not absolute and normalized, "/", a system
+ * folder such as /etc or anything under /proc), or NULL. A source directly
+ * in such a folder (/root/app.py) gets itself as a root ("file"). */
+const char *pf_root_refused(const char *path);
 
 typedef struct pf_roots {
     pf_strv declared; /* as written in the catalog, sorted */
-    pf_strv real;     /* realpath of each (the folder that exists here) */
+    pf_strv real;     /* realpath of each (the folder, or file, that exists here) */
 } pf_roots;
 /* Loads and resolves the roots; fails (one line) for a catalog without
- * roots (schema 1: re-run pfanalyze -c to upgrade it) or a root that is
- * not an existing folder. */
+ * roots (schema 1: re-run pfanalyze -c to upgrade it) or a root that does
+ * not exist (a folder, or a regular file for kind "file"). */
 int pf_roots_load(pf_catalog *c, pf_roots *out, char *err, size_t errlen);
 void pf_roots_free(pf_roots *r);
 /* Opens a tree file's source: O_RDONLY|O_NONBLOCK|O_CLOEXEC (a FIFO

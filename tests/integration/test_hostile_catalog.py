@@ -265,7 +265,8 @@ def test_source_outside_roots(good):
     refuses(bad, "not under any of the catalog's roots")
 
 
-@pytest.mark.parametrize("root", ["/", "/etc", "/proc/self", "/dev", "/root", "relative"])
+@pytest.mark.parametrize("root", ["/", "/etc", "/etc/shadow", "/etc/ssh", "/proc/self", "/dev", "/root",
+                                  "/root/.ssh", "/home/u/.gnupg", "/tmp", "/etc/ssl/private", "relative"])
 def test_forbidden_roots(good, root):
     refuses(hostile(good, "INSERT INTO roots VALUES(?, 'env')", params=[(root,)]), f"source root {root}")
 
@@ -391,3 +392,55 @@ def test_folder_symlink_inside_root_leading_out(good):
         assert read_errno(os.path.join(m.path, "app", "a.txt")) == errno.EACCES
         time.sleep(0.2)
         assert "outside the catalog's source roots" in m.stderr(), m.stderr()
+
+
+# ---- real catalogs: roots declared by pfanalyze, version 1 migrated ---------------
+
+PFANALYZE = os.path.join(BUILD, "analyzer", "pfanalyze")
+
+
+@pytest.mark.skipif(not os.path.exists(PFANALYZE) or not os.path.exists("/usr/bin/python3"),
+                    reason="needs built pfanalyze and Debian's python3")
+def test_pfanalyze_catalog_declares_roots_and_v1_is_migrated(tmp_path):
+    app = tmp_path / "app" / "hello.py"
+    app.parent.mkdir()
+    app.write_text("import json, ssl\nprint(json.dumps([1, 2]))\n")
+    cat = tmp_path / "real.db"
+    r = subprocess.run([PFANALYZE, "-c", str(cat), "--", "/usr/bin/python3", str(app)],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+
+    def roots_and_sources():
+        db = sqlite3.connect(cat)
+        try:
+            ver = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0]
+            roots = [p for (p,) in db.execute("SELECT path FROM roots")]
+            sources = [s for (s,) in db.execute("SELECT source FROM tree WHERE source IS NOT NULL")]
+            return ver, roots, sources
+        finally:
+            db.close()
+
+    ver, roots, sources = roots_and_sources()
+    assert ver == "2" and roots and sources
+    for s in sources:  # every source under a declared root (what the validation checks too)
+        assert any(s == r or s.startswith(r.rstrip("/") + "/") for r in roots), s
+    assert not any(r in ("/", "/etc", "/usr", "/tmp") for r in roots), roots
+    # downgraded to version 1: refused for serving, upgraded by pfanalyze
+    db = sqlite3.connect(cat)
+    db.execute("DROP TABLE roots")
+    db.execute("UPDATE meta SET value='1' WHERE key='schema_version'")
+    db.commit()
+    db.close()
+    refuses(cat, "declares no source roots", tools=("pfmount",))
+    r = subprocess.run([PFANALYZE, "-c", str(cat), "--reanalyze"], capture_output=True, text=True,
+                       timeout=600)
+    assert r.returncode == 0, r.stderr
+    ver, roots2, _ = roots_and_sources()
+    assert ver == "2" and set(roots2) == set(roots)
+    if CAN_MOUNT:
+        with mounted(str(cat), str(tmp_path / "mnt")) as m:
+            db = sqlite3.connect(cat)
+            path, source = db.execute("SELECT path, source FROM tree WHERE source IS NOT NULL AND"
+                                      " patch IS NULL ORDER BY size DESC LIMIT 1").fetchone()
+            db.close()
+            assert open(os.path.join(m.path, path), "rb").read() == open(source, "rb").read()

@@ -111,6 +111,7 @@ static int loader_sane(const uint8_t *p, size_t n) {
         loads[nl++] = ph;
     }
     int inside = 0;
+    ok = ok && dyn.p_filesz && dyn.p_filesz % sizeof(Elf64_Dyn) == 0;
     for (size_t i = 0; ok && i < nl; i++)
         inside |= dyn.p_vaddr >= loads[i].p_vaddr &&
                   dyn.p_vaddr + dyn.p_filesz <= loads[i].p_vaddr + loads[i].p_filesz &&

@@ -521,6 +521,10 @@ static int migrate(pf_catalog *c, char *err, size_t errlen) {
 }
 
 int64_t pf_tree_add(pf_catalog *c, const pf_node *n, const char *reason, const char *origin) {
+    /* a new tree (its root): the folders declared for the previous one go */
+    if (n->parent == 0 && c->schema >= 2 &&
+        pf_catalog_exec(c, "DELETE FROM roots WHERE kind IN ('folder', 'file')", NULL, 0) != 0)
+        return -1;
     if (n->type == 'f' && declare_source_root(c, n->source) != 0)
         return -1;
     sqlite3_stmt *st = NULL;

@@ -45,6 +45,8 @@ int pf_roots_load(pf_catalog *c, pf_roots *out, char *err, size_t errlen) {
     for (size_t i = 0; i < out->declared.n; i++) {
         const char *d = out->declared.v[i];
         char *real = realpath(d, NULL);
+        if (!real && (errno == ENOENT || errno == ENOTDIR))
+            continue; /* gone: no source can be opened under it anyway */
         struct stat st2;
         if (!real || stat(real, &st2) != 0 || !(S_ISDIR(st2.st_mode) || S_ISREG(st2.st_mode))) {
             pf_seterr(err, errlen, "%s: source root %s: %s", c->path, d,

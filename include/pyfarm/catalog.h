@@ -116,7 +116,8 @@ void pf_node_from_row(sqlite3_stmt *st, pf_node *out);
 
 /* Writer side (pfanalyze): add a node; parents must exist. Returns id.
  * A file's source folder is declared as a root ("folder") unless a root
- * already covers it: declare wider roots first with pf_root_add. */
+ * already covers it: declare wider roots first with pf_root_add. Adding
+ * the root node (a new tree) drops the "folder"/"file" roots of the old. */
 int64_t pf_tree_add(pf_catalog *c, const pf_node *n, const char *reason, const char *origin);
 
 /* ---- source roots ----------------------------------------------------------
@@ -132,11 +133,12 @@ const char *pf_root_refused(const char *path);
 
 typedef struct pf_roots {
     pf_strv declared; /* as written in the catalog, sorted */
-    pf_strv real;     /* realpath of each (the folder, or file, that exists here) */
+    pf_strv real;     /* realpath of each that exists here (folder or file) */
 } pf_roots;
-/* Loads and resolves the roots; fails (one line) for a catalog without
- * roots (schema 1: re-run pfanalyze -c to upgrade it) or a root that does
- * not exist (a folder, or a regular file for kind "file"). */
+/* Loads and resolves the roots, skipping those that no longer exist;
+ * fails (one line) for a catalog without roots (schema 1: re-run
+ * pfanalyze -c to upgrade it) or a root that is neither a folder nor a
+ * regular file. */
 int pf_roots_load(pf_catalog *c, pf_roots *out, char *err, size_t errlen);
 void pf_roots_free(pf_roots *r);
 /* Opens a tree file's source: O_RDONLY|O_NONBLOCK|O_CLOEXEC (a FIFO

@@ -94,9 +94,7 @@ static void make_seed(void) {
     pf_catalog_close(c);
     free(lit);
     free(pat);
-    char *e2 = NULL;
     seed = (uint8_t *)pf_read_file(seed_path, &seed_len, err, sizeof err);
-    free(e2);
     if (!seed)
         abort();
     unlink(seed_path);

@@ -54,6 +54,7 @@ typedef struct pfm_file {
     int64_t id;
     uint64_t src_size;
     int64_t src_mtime_ns;
+    int64_t src_ctime_ns; /* -o verify=hash: the ctime its bytes were hashed at */
     char *path;
     char *source;
 } pfm_file;
@@ -365,18 +366,32 @@ static int grow_buf(pfm_db *d, size_t n) {
     return 0;
 }
 
-/* -o verify=hash: files whose bytes were hashed and matched once. */
+/* -o verify=hash: the source ctime at which each file's bytes last hashed
+ * to the catalog's sha256 (id -> ctime in ns + 1). Any write, truncate,
+ * chmod or utime of the source moves its ctime, which nobody can set back,
+ * so "ctime unchanged" means "the bytes hashed are the bytes read". */
 static pthread_mutex_t verified_lock = PTHREAD_MUTEX_INITIALIZER;
 static pf_strmap verified;
 
-/* Hash the whole output once per file and mount (a source rewritten with
- * its old size and mtime restored is caught only this way). 0 if it
- * matches the catalog's sha256. */
-static int verify_hash(pfm_db *d, const pf_node *n, pf_content *c) {
+static int64_t ctime_ns(const struct stat *st) {
+    return (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
+}
+
+/* Hash the whole output unless it already matched at this source ctime.
+ * 0 if it matches the catalog's sha256; *at is the ctime it holds for. */
+static int verify_hash(pfm_db *d, const pf_node *n, pf_content *c, int64_t *at) {
     char key[24];
     snprintf(key, sizeof key, "%lld", (long long)n->id);
+    struct stat st;
+    *at = 0;
+    if (c->fd >= 0) {
+        if (fstat(c->fd, &st) != 0)
+            return -1;
+        *at = ctime_ns(&st);
+    }
     pthread_mutex_lock(&verified_lock);
-    int done = pf_strmap_get(&verified, key) != NULL;
+    int64_t *seen = pf_strmap_get(&verified, key);
+    int done = seen && *seen == *at;
     pthread_mutex_unlock(&verified_lock);
     if (done || !n->sha256)
         return 0;
@@ -403,8 +418,13 @@ static int verify_hash(pfm_db *d, const pf_node *n, pf_content *c) {
                      n->source ? n->source : "(none)");
         return -1;
     }
+    /* a write during the hash moved the ctime: then it proves nothing */
+    if (c->fd >= 0 && (fstat(c->fd, &st) != 0 || ctime_ns(&st) != *at))
+        return -1;
+    int64_t *v = pf_xmalloc(sizeof *v);
+    *v = *at;
     pthread_mutex_lock(&verified_lock);
-    pf_strmap_put(&verified, key, (void *)1);
+    free(pf_strmap_put(&verified, key, v));
     pthread_mutex_unlock(&verified_lock);
     return 0;
 }
@@ -417,11 +437,46 @@ static void file_free(pfm_file *f) {
     free(f);
 }
 
+/* A file's source through pf_source_open (regular file, under the roots,
+ * as recorded), and for another user than root or the mounter (a mount
+ * with allow_other) only if that user may read the source itself: a
+ * catalog cannot turn a root mount into a way to read /etc/shadow. 0 and
+ * *sfd (or -1 for files without a source), or an errno to reply. */
+static int open_source(fuse_req_t req, const pf_node *n, int *sfd) {
+    *sfd = -1;
+    if (!n->source)
+        return 0;
+    char msg[PF_ERRLEN];
+    struct stat st;
+    int fd = pf_source_open(&pfm.roots, n, &st, msg, sizeof msg);
+    if (fd < 0) {
+        int e = errno == EACCES ? EACCES : EIO;
+        pfm_log_once(n->id, "%s", msg);
+        return e;
+    }
+    const struct fuse_ctx *ctx = fuse_req_ctx(req);
+    if (ctx->uid != 0 && ctx->uid != geteuid()) {
+        gid_t groups[256];
+        int ng = fuse_req_getgroups(req, 256, groups);
+        if (ng < 0)
+            ng = 0; /* unknown: only the primary group counts */
+        if (ng > 256)
+            ng = 256;
+        if (!pf_source_readable_by(&st, ctx->uid, ctx->gid, groups, ng)) {
+            close(fd);
+            return EACCES; /* the user's own lack of access: not a fault to log */
+        }
+    }
+    *sfd = fd;
+    return 0;
+}
+
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
     if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
         fuse_reply_err(req, EROFS);
         return;
     }
+    pfm_check_catalog();
     pfm_db *d = db();
     if (!d) {
         fuse_reply_err(req, EIO);
@@ -442,9 +497,32 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
         fuse_reply_err(req, err);
         return;
     }
+    int sfd = -1;
+    err = open_source(req, &n, &sfd);
+    if (err) {
+        pf_node_free(&n);
+        fuse_reply_err(req, err);
+        return;
+    }
     pfm_file *f = pf_xcalloc(1, sizeof *f);
     char msg[PF_ERRLEN];
-    if (pf_content_open(&n, &f->c, msg, sizeof msg) != 0) {
+    int cr;
+    if (sfd >= 0) {
+        /* pf_content_open reads the very file pf_source_open checked:
+         * the fd's magic link reopens that inode, never a path again. */
+        char *real_source = n.source;
+        n.source = pf_xasprintf("/proc/self/fd/%d", sfd);
+        cr = pf_content_open(&n, &f->c, msg, sizeof msg);
+        close(sfd);
+        free(n.source);
+        n.source = real_source;
+        if (cr != 0)
+            snprintf(msg, sizeof msg, "%s: source %s: cannot open its checked file", n.path,
+                     n.source);
+    } else {
+        cr = pf_content_open(&n, &f->c, msg, sizeof msg);
+    }
+    if (cr != 0) {
         /* Changed, vanished or unreadable source, or a corrupt patch: EIO,
          * never other bytes; one line per file for the whole mount. */
         pfm_log_once(n.id, "%s", msg);
@@ -454,7 +532,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
         return;
     }
     live_add(&f->link);
-    if (pfm.verify_hash && verify_hash(d, &n, &f->c) != 0) {
+    if (pfm.verify_hash && verify_hash(d, &n, &f->c, &f->src_ctime_ns) != 0) {
         pf_node_free(&n);
         file_free(f);
         fuse_reply_err(req, EIO);
@@ -480,14 +558,18 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
  * upgrade writing in place) updates its mtime before its bytes, so checking
  * after the pread catches any write that could have touched what we read.
  * A source replaced by rename keeps the old inode for our fd: no harm. */
-static int source_changed(const pfm_file *f) {
+static const char *source_changed(const pfm_file *f) {
     struct stat st;
     if (f->c.fd < 0)
-        return 0;
+        return NULL;
     if (fstat(f->c.fd, &st) != 0)
-        return 1;
-    return (uint64_t)st.st_size != f->src_size ||
-           (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec != f->src_mtime_ns;
+        return "cannot be checked";
+    if (pfm.verify_hash && ctime_ns(&st) != f->src_ctime_ns)
+        return "changed since it was hashed (ctime)"; /* not the bytes hashed */
+    if ((uint64_t)st.st_size != f->src_size ||
+        (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec != f->src_mtime_ns)
+        return "changed since analysis";
+    return NULL;
 }
 
 void pfm_ops_cleanup(void) {
@@ -518,8 +600,9 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
         fuse_reply_err(req, EIO);
         return;
     }
-    if (source_changed(f)) {
-        pfm_log_once(f->id, "%s: source %s changed since analysis", f->path, f->source);
+    const char *changed = source_changed(f);
+    if (changed) {
+        pfm_log_once(f->id, "%s: source %s %s", f->path, f->source, changed);
         fuse_reply_err(req, EIO);
         return;
     }

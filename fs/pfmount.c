@@ -19,7 +19,7 @@
 #include "pyfarm/catalog.h"
 #include "pyfarm/util.h"
 
-pfm_config pfm = {.log_fd = 2};
+pfm_config pfm = {.log_fd = 2, .catalog_fd = -1};
 
 /* pfmount's own -o options; the rest go to libfuse and the kernel. */
 typedef struct opts {
@@ -52,8 +52,11 @@ static void usage(const char *prog) {
            "pfmount options:\n"
            "    -o timeout=SECONDS     kernel entry/attribute cache time (default 86400)\n"
            "    -o readahead=KB        readahead window of the mount (default 1024; 0: kernel's)\n"
-           "    -o verify=hash         hash each file at its first open against the catalog\n"
-           "    -o private             do not add allow_other (added by default as root)\n"
+           "    -o verify=hash         hash each file at open against the catalog; serve it\n"
+           "                           only while its source's ctime stays as hashed\n"
+           "    -o allow_other         let other users in (each file still only to users\n"
+           "                           who may read its source; see docs/pfmount.md)\n"
+           "    -o private             the default (kept for old command lines)\n"
            "Unmount with fusermount3 -u MOUNTPOINT, SIGTERM or SIGINT.\n\n",
            prog);
 }
@@ -95,19 +98,10 @@ static int precompute(pf_catalog *c, char *err, size_t errlen) {
     return 0;
 }
 
-/* The catalog must have a folder root with id 1 (FUSE_ROOT_ID), and every
- * per-request statement must go through an index: a catalog written
- * without tree_child would turn each lookup into a scan, so say so. */
+/* Every per-request statement must go through an index: a catalog
+ * written without tree_child would turn each lookup into a scan, so say
+ * so. (The root folder, id 1, is checked by pf_catalog_validate.) */
 static int check_tree(pf_catalog *c, char *err, size_t errlen) {
-    pf_node root;
-    int r = pf_tree_get_id(c, 1, &root);
-    if (r != 1 || root.type != 'd' || root.parent != 0) {
-        pf_seterr(err, errlen, "%s: catalog has no dist tree (no root folder with id 1)", c->path);
-        if (r == 1)
-            pf_node_free(&root);
-        return -1;
-    }
-    pf_node_free(&root);
     for (int i = 0; pfm_sql[i]; i++) {
         char *q = pf_xasprintf("EXPLAIN QUERY PLAN %s", pfm_sql[i]);
         sqlite3_stmt *st = NULL;
@@ -217,17 +211,20 @@ int main(int argc, char **argv) {
         fprintf(stderr, "pfmount: %s: %s\n", o.catalog, strerror(errno));
         goto out;
     }
-    struct stat cst;
-    if (stat(pfm.catalog, &cst) != 0 || !S_ISREG(cst.st_mode)) {
-        fprintf(stderr, "pfmount: %s: not a pyfarm catalog (not a regular file)\n", o.catalog);
-        goto out;
-    }
-    pf_catalog *cat = NULL;
-    if (pf_catalog_open(pfm.catalog, 0, &cat, err, sizeof err) != 0) {
+    /* One catalog for the mount's lifetime: this fd's inode is what every
+     * thread reads, whatever later happens to the path. */
+    pfm.catalog_fd = pf_catalog_open_file(pfm.catalog, err, sizeof err);
+    if (pfm.catalog_fd < 0 || fstat(pfm.catalog_fd, &pfm.catalog_st) != 0) {
         fprintf(stderr, "pfmount: %s\n", err);
         goto out;
     }
-    int bad = check_tree(cat, err, sizeof err) || precompute(cat, err, sizeof err);
+    pf_catalog *cat = NULL;
+    if (pf_catalog_open_fd(pfm.catalog_fd, pfm.catalog, &cat, err, sizeof err) != 0) {
+        fprintf(stderr, "pfmount: %s\n", err);
+        goto out;
+    }
+    int bad = check_tree(cat, err, sizeof err) || precompute(cat, err, sizeof err) ||
+              pf_roots_load(cat, &pfm.roots, err, sizeof err);
     /* Closed before fuse_daemonize forks: no SQLite handle crosses a fork. */
     pf_catalog_close(cat);
     if (bad) {
@@ -236,9 +233,8 @@ int main(int argc, char **argv) {
     }
 
     /* Read-only; permissions checked by the kernel against the catalog's
-     * modes. allow_other as root, so that processes of other uids (a
-     * sandbox that drops privileges, a service user) can read it; root
-     * needs no user_allow_other in /etc/fuse.conf. */
+     * modes. allow_other only when asked (-o allow_other): then ops.c
+     * still serves each file only to users who may read its source. */
     if (fuse_opt_add_opt(&mount_opts, "ro") ||
         fuse_opt_add_opt(&mount_opts, "default_permissions") ||
         fuse_opt_add_opt(&mount_opts, "subtype=pyfarm")) {
@@ -247,8 +243,6 @@ int main(int argc, char **argv) {
     char *fsname = pf_xasprintf("fsname=%s", pfm.catalog);
     fuse_opt_add_opt_escaped(&mount_opts, fsname);
     free(fsname);
-    if (geteuid() == 0 && !o.private_mount)
-        fuse_opt_add_opt(&mount_opts, "allow_other");
     fuse_opt_add_arg(&args, "-o");
     fuse_opt_add_arg(&args, mount_opts);
 
@@ -316,6 +310,9 @@ out:
     free(o.catalog);
     free(o.verify);
     free(pfm.catalog);
+    if (pfm.catalog_fd >= 0)
+        close(pfm.catalog_fd);
+    pf_roots_free(&pfm.roots);
     free(pfm.nsub);
     free(pfm.mountpoint);
     return ret;

@@ -9,14 +9,20 @@
 #include <fuse_lowlevel.h>
 #include <sqlite3.h>
 #include <stdint.h>
+#include <sys/stat.h>
+
+#include "pyfarm/catalog.h"
 
 /* Filled by main before the session starts; never written afterwards, so
  * worker threads read it without locks. */
 typedef struct pfm_config {
-    char *catalog;    /* absolute path (fuse_daemonize changes the cwd) */
-    char *mountpoint; /* absolute */
-    double timeout;   /* entry, attr and negative-entry timeout, seconds */
-    int verify_hash;  /* -o verify=hash: sha256 of each file at first open */
+    char *catalog;          /* absolute path (fuse_daemonize changes the cwd) */
+    int catalog_fd;         /* the catalog served for the mount's lifetime */
+    struct stat catalog_st; /* its identity at start (replacement is logged) */
+    pf_roots roots;         /* the folders sources may come from */
+    char *mountpoint;       /* absolute */
+    double timeout;         /* entry, attr and negative-entry timeout, seconds */
+    int verify_hash;        /* -o verify=hash: sha256 at open, source ctime pinned after */
     unsigned readahead_kb;
     int log_fd;     /* where the one-line fault messages go, or -1 */
     int log_syslog; /* background mode with stderr on a pipe: syslog */
@@ -51,6 +57,10 @@ int pfm_db_init(void);     /* once, before any thread calls pfm_db_get */
 void pfm_db_release(void); /* the calling thread's, if any (-s mode's main thread) */
 /* Statements every thread prepares, for the start-up query-plan check. */
 extern const char *const pfm_sql[];
+
+/* Logs once if the catalog's path now names another file, or the file
+ * served was modified in place (checked at most once a second). */
+void pfm_check_catalog(void);
 
 /* Logs "pfmount: MSG" once per key (a node id) for the mount's lifetime:
  * a broken source read by 16 processes is still one line. key < 0: always. */

@@ -1,13 +1,17 @@
 /* tdb.c: pfmount's per-thread catalog connections (each FUSE worker opens
- * its own read-only connection and prepares its statements once) and the
- * once-per-file fault log. */
+ * its own read-only connection, to the catalog inode opened at start, and
+ * prepares its statements once), the check that logs a replaced catalog,
+ * and the once-per-file fault log. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "pfmount.h"
@@ -59,10 +63,10 @@ pfm_db *pfm_db_get(void) {
     d = calloc(1, sizeof *d);
     if (!d)
         return NULL;
-    /* NOMUTEX: the connection never leaves this thread. */
-    int rc = sqlite3_open_v2(pfm.catalog, &d->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+    /* The inode opened at start, whatever the path names now; NOMUTEX:
+     * the connection never leaves this thread. */
+    int rc = pf_catalog_connect_fd(pfm.catalog_fd, 1, &d->db);
     if (rc == SQLITE_OK) {
-        sqlite3_busy_timeout(d->db, 10000);
         /* Map the file: pages are shared with the OS cache instead of being
          * copied into every thread's private page cache. */
         sqlite3_exec(d->db, "PRAGMA mmap_size=268435456", NULL, NULL, NULL);
@@ -79,6 +83,35 @@ pfm_db *pfm_db_get(void) {
     }
     pthread_setspecific(db_key, d);
     return d;
+}
+
+void pfm_check_catalog(void) {
+    static _Atomic long last;
+    static _Atomic int replaced, modified;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long prev = last;
+    if (now.tv_sec == prev || !atomic_compare_exchange_strong(&last, &prev, now.tv_sec))
+        return;
+    struct stat p, f;
+    const struct stat *s0 = &pfm.catalog_st;
+    if (!replaced &&
+        (stat(pfm.catalog, &p) != 0 || p.st_dev != s0->st_dev || p.st_ino != s0->st_ino)) {
+        replaced = 1;
+        pfm_log_once(-1,
+                     "%s: the catalog file was replaced or removed; still serving the catalog "
+                     "opened at start (inode %llu) until unmounted",
+                     pfm.catalog, (unsigned long long)s0->st_ino);
+    }
+    if (!modified && fstat(pfm.catalog_fd, &f) == 0 &&
+        (f.st_size != s0->st_size || f.st_mtim.tv_sec != s0->st_mtim.tv_sec ||
+         f.st_mtim.tv_nsec != s0->st_mtim.tv_nsec)) {
+        modified = 1;
+        pfm_log_once(-1,
+                     "%s: the catalog served was modified in place while mounted; lookups may "
+                     "now fail with EIO (replace catalogs by rename, as pfanalyze does)",
+                     pfm.catalog);
+    }
 }
 
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;

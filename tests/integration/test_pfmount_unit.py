@@ -448,14 +448,15 @@ def test_concurrent_readers_mmappers_executors(main_mount):
 
 def test_sandboxes_read_the_mount(tree):
     """As root, a bwrap sandbox needs nothing special; a process that really
-    runs as another uid needs allow_other, which pfmount adds as root. (The
-    mount point is outside pytest's 0700 tmp folder, so nobody reaches it.)"""
+    runs as another uid needs -o allow_other, which pfmount adds only when
+    asked. (The mount point is outside pytest's 0700 tmp folder, so nobody
+    reaches it; what nobody may read is tested in test_mount_users.py.)"""
     import tempfile
     _, _, catalog = tree
     top = tempfile.mkdtemp(prefix="pfmount-sandbox-")
     os.chmod(top, 0o755)
     try:
-        with mounted(catalog, os.path.join(top, "mnt")) as m:
+        with mounted(catalog, os.path.join(top, "mnt"), "-o", "allow_other") as m:
             _check_sandboxes(m)
     finally:
         shutil.rmtree(top, ignore_errors=True)
@@ -567,6 +568,29 @@ def test_verify_hash_catches_restored_mtime(small):
         assert open(os.path.join(m.path, "keep.txt"), "rb").read() == b"untouched\n"
         time.sleep(0.2)
         assert "sha256" in m.stderr()
+
+
+def test_verify_hash_holds_for_every_read(small):
+    """verify=hash: after the open-time hash, a source whose ctime moves
+    (here a utime that restores the very same mtime, after bytes were
+    rewritten in place) is not served any more: the read fails."""
+    tmp, src, make = small
+    catalog = make()
+    with mounted(catalog, str(tmp / "mnt"), "-o", "verify=hash", "-o", "readahead=128") as m:
+        with open(os.path.join(m.path, "big.bin"), "rb", buffering=0) as f:
+            assert len(os.pread(f.fileno(), 4096, 0)) == 4096
+            st = os.stat(src / "big.bin")
+            with open(src / "big.bin", "r+b") as w:  # same size, other bytes, mtime restored
+                w.seek(6 << 20)
+                w.write(b"\1" * 4096)
+            os.utime(src / "big.bin", ns=(st.st_atime_ns, st.st_mtime_ns))
+            with pytest.raises(OSError) as ei:
+                os.pread(f.fileno(), 4096, 6 << 20)
+            assert ei.value.errno == errno.EIO
+        # and a new open hashes again: the content differs now
+        assert read_errno(os.path.join(m.path, "big.bin")) == errno.EIO
+        time.sleep(0.2)
+        assert "changed since it was hashed" in m.stderr(), m.stderr()
 
 
 def test_writes_are_erofs(main_mount):
@@ -692,3 +716,90 @@ def _cmdline_has(pid, needle):
     except OSError:
         return False
     return bool(args) and args[0].endswith(b"pfmount") and needle.encode() in args
+
+
+# ---- one catalog for the mount's lifetime -------------------------------------
+
+REPLACE_READER = r"""
+import hashlib, json, os, random, sys, time
+root, want_json, seconds, seed = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
+want = json.load(open(want_json))
+names = sorted(want)
+rnd = random.Random(seed)
+ok = wrong = errors = 0
+end = time.monotonic() + seconds
+while time.monotonic() < end:
+    name = rnd.choice(names)
+    try:
+        fd = os.open(os.path.join(root, name), os.O_RDONLY)
+        try:
+            h = hashlib.sha256()
+            while chunk := os.read(fd, 1 << 16):
+                h.update(chunk)
+            # drop this file's cached pages: the next read goes to pfmount
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(fd)
+    except OSError as e:
+        errors += 1
+        print("ERROR", name, e, file=sys.stderr)
+        continue
+    if h.hexdigest() == want[name]:
+        ok += 1
+    else:
+        wrong += 1
+print(json.dumps({"ok": ok, "wrong": wrong, "errors": errors}))
+"""
+
+
+def test_replaced_catalog_keeps_serving_the_one_mounted(tmp_path):
+    """`mv new.db cat.db` (what re-running pfanalyze does) while 16
+    processes read and compare bytes: every read still gets the mounted
+    catalog's bytes (0 wrong), and the log says the file was replaced."""
+    import json
+    srcs = []
+    for k in range(3):  # same names and sizes, other bytes
+        src = tmp_path / f"src{k}"
+        src.mkdir()
+        rnd = random.Random(100 + k)
+        for i in range(48):
+            (src / f"f{i:02}.bin").write_bytes(rnd.randbytes(20000 + 997 * i))
+        srcs.append(src)
+    cat = str(tmp_path / "cat.db")
+    mkcatalog(cat, str(srcs[0]))
+    templates = []
+    for k in (1, 2):
+        t = str(tmp_path / f"new{k}.db")
+        mkcatalog(t, str(srcs[k]))
+        templates.append(t)
+    want = {p.name: sha(p.read_bytes()) for p in srcs[0].iterdir()}
+    want_json = tmp_path / "want.json"
+    want_json.write_text(json.dumps(want))
+    seconds = 8.0
+    # timeout=0: every lookup and open reaches pfmount; lazily started
+    # worker threads open their connection after the replacements
+    with mounted(cat, str(tmp_path / "mnt"), "-o", "timeout=0", "-o", "max_threads=16") as m:
+        readers = [subprocess.Popen([sys.executable, "-c", REPLACE_READER, m.path, str(want_json),
+                                     str(seconds), str(i)], stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True) for i in range(16)]
+        end = time.monotonic() + seconds - 1
+        n = 0
+        while time.monotonic() < end:
+            tmp = cat + ".tmp"
+            shutil.copy(templates[n % 2], tmp)
+            os.rename(tmp, cat)  # mv new.db cat.db
+            n += 1
+            time.sleep(0.15)
+        results = []
+        for p in readers:
+            out, err = p.communicate(timeout=120)
+            assert p.returncode == 0, err
+            results.append(json.loads(out))
+        log = m.stderr()
+    total = {k: sum(r[k] for r in results) for k in ("ok", "wrong", "errors")}
+    assert n >= 5
+    assert total["wrong"] == 0 and total["errors"] == 0, total
+    assert total["ok"] >= 16 * 20, total
+    assert "was replaced" in log and "still serving" in log, log
+    assert log.count("was replaced") == 1, log
+    print(f"replaced {n} times; reads: {total}")

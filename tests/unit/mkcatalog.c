@@ -205,6 +205,12 @@ int main(int argc, char **argv) {
                     .mode = st.st_mode & 07777,
                     .mtime = node_time(&st)};
     add(&root);
+    /* the mirrored folder is where every source lies (pfmount serves only
+     * sources under a declared root) */
+    if (pf_root_add(cat, src, "app") != 0) {
+        fprintf(stderr, "mkcatalog: %s: cannot declare root: %s\n", src, sqlite3_errmsg(cat->db));
+        return 1;
+    }
     mirror(src, "", 1);
     for (int i = 3; i + 1 < argc; i += 2) {
         char *eq = strchr(argv[i + 1], '=');

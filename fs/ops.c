@@ -506,22 +506,9 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
     }
     pfm_file *f = pf_xcalloc(1, sizeof *f);
     char msg[PF_ERRLEN];
-    int cr;
-    if (sfd >= 0) {
-        /* pf_content_open reads the very file pf_source_open checked:
-         * the fd's magic link reopens that inode, never a path again. */
-        char *real_source = n.source;
-        n.source = pf_xasprintf("/proc/self/fd/%d", sfd);
-        cr = pf_content_open(&n, &f->c, msg, sizeof msg);
-        close(sfd);
-        free(n.source);
-        n.source = real_source;
-        if (cr != 0)
-            snprintf(msg, sizeof msg, "%s: source %s: cannot open its checked file", n.path,
-                     n.source);
-    } else {
-        cr = pf_content_open(&n, &f->c, msg, sizeof msg);
-    }
+    /* the very file pf_source_open checked, never a path again */
+    int cr = sfd >= 0 ? pf_content_open_fd(&n, sfd, &f->c, msg, sizeof msg)
+                      : pf_content_open(&n, &f->c, msg, sizeof msg);
     if (cr != 0) {
         /* Changed, vanished or unreadable source, or a corrupt patch: EIO,
          * never other bytes; one line per file for the whole mount. */

@@ -34,7 +34,7 @@ typedef struct nodes {
     pf_node *v;
     size_t n, cap;
     uint32_t mode_mask; /* 0777, or 07777 with --keep-setuid */
-    pf_strv roots;      /* folders sources must lie in; none declared: empty */
+    pf_roots roots;     /* the catalog's source roots (pf_roots_load) */
 } nodes;
 
 static char *dup_or_null(const char *s) {
@@ -230,20 +230,17 @@ static int sys_fail(const job *j, const char *path, const char *what, char *err,
     return -1;
 }
 
-/* A file's bytes, from a source that is allowed: under the declared roots,
- * checked by pf_content (regular file, as recorded), and no more readable
- * in the output than it is itself. The one place pfexport opens sources. */
+/* A file's bytes, from a source that is allowed: opened through the
+ * catalog's roots (pf_source_open), checked by pf_content (regular file,
+ * as recorded), and no more readable in the output than it is itself. The
+ * one place pfexport opens sources. */
 static int open_content(const nodes *ns, const pf_node *n, pf_content *c, char *err,
                         size_t errlen) {
-    if (n->source && ns->roots.n &&
-        pf_content_check_roots(n->source, (const char *const *)ns->roots.v, ns->roots.n, err,
-                               errlen) != 0) {
-        char why[PF_ERRLEN];
-        snprintf(why, sizeof why, "%s", err);
-        pf_seterr(err, errlen, "%s: %s", n->path, why);
+    struct stat st;
+    int fd = n->source ? pf_source_open(&ns->roots, n, &st, err, errlen) : -1;
+    if (n->source && fd < 0)
         return -1;
-    }
-    if (pf_content_open(n, c, err, errlen) != 0)
+    if (pf_content_open_fd(n, fd, c, err, errlen) != 0)
         return -1;
     if (pf_content_check_exposure(c, n, n->mode & ns->mode_mask, err, errlen) != 0) {
         pf_content_close(c);
@@ -401,21 +398,6 @@ static int check_catalog_file(const char *cat, char *err, size_t errlen) {
     return 0;
 }
 
-/* The folders the catalog declares its sources come from: meta key
- * source_roots, one absolute folder per line. A catalog that declares none
- * (older pfanalyze) is exported without that check. */
-static void load_roots(pf_catalog *c, pf_strv *roots) {
-    char *v = pf_catalog_meta_get(c, "source_roots");
-    for (char *s = v, *e; s && *s; s = e ? e + 1 : s + strlen(s)) {
-        e = strchr(s, '\n');
-        if (e)
-            *e = 0;
-        if (*s)
-            pf_strv_push(roots, s);
-    }
-    free(v);
-}
-
 static int load_tree(const char *cat, nodes *ns, char *err, size_t errlen) {
     if (check_catalog_file(cat, err, errlen) != 0)
         return -1;
@@ -431,9 +413,9 @@ static int load_tree(const char *cat, nodes *ns, char *err, size_t errlen) {
         pf_catalog_close(c);
         return -1;
     }
-    load_roots(c, &ns->roots);
+    r = pf_roots_load(c, &ns->roots, err, errlen);
     pf_catalog_close(c);
-    return check_tree(ns, cat, err, errlen);
+    return r ? -1 : check_tree(ns, cat, err, errlen);
 }
 
 static int write_folder(nodes *ns, const char *tmp, const char *out, char *err, size_t errlen) {
@@ -572,7 +554,7 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < ns.n; i++)
         pf_node_free(&ns.v[i]);
     free(ns.v);
-    pf_strv_free(&ns.roots);
+    pf_roots_free(&ns.roots);
     free(tmp);
     free(out);
     return r ? 1 : 0;

@@ -60,15 +60,12 @@ VALIDATION_REASONS = ("not normalized", "its parent is not a folder", "not a pyf
 
 
 def declare_roots(cat, *roots):
-    """SQL declaring the folders sources must lie under: the catalog's
-    roots table where its schema has one, else meta.source_roots."""
+    """SQL declaring the folders sources must lie under (the catalog's roots table)."""
     with contextlib.closing(sqlite3.connect(cat)) as db:
-        has_table = db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='roots'"
-                               ).fetchone()
-    if has_table:
-        return ["DELETE FROM roots",
-                *[("INSERT INTO roots(path, kind) VALUES(?, 'folder')", (str(r),)) for r in roots]]
-    return [("INSERT INTO meta VALUES('source_roots', ?)", ("\n".join(map(str, roots)),))]
+        assert db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='roots'"
+                          ).fetchone(), f"{cat}: no roots table"
+    return ["DELETE FROM roots",
+            *[("INSERT INTO roots(path, kind) VALUES(?, 'folder')", (str(r),)) for r in roots]]
 
 
 def refused(cat, tmp, names, reasons, outs=("out", "out.tar.zst"), opts=()):

@@ -5,9 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 pkgs=(meson ninja-build pkg-config gcc libc6-dev binutils libfuse3-dev fuse3 libelf-dev
       libzstd-dev libssl-dev libsqlite3-dev sqlite3 zstd bubblewrap debootstrap elfutils clang-tidy
-      cppcheck clang-format xz-utils python3 python3-venv python3-pip python3-pytest
-      python3-numpy python3-opencv python3-cryptography python3-certifi python3-joblib
-      patchelf ca-certificates)
+      cppcheck clang-format clang-14 libclang-rt-14-dev xz-utils python3 python3-venv python3-pip
+      python3-pytest python3-numpy python3-opencv python3-cryptography python3-certifi
+      python3-joblib patchelf ca-certificates)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -408,15 +408,15 @@ static int load_holding(const img *m, uint64_t off, uint64_t len) {
     return -1;
 }
 
-/* One more header fits after the table: filler bytes, mapped with the table,
+/* One more header fits after the table: one repeated filler byte, mapped with the table,
  * used by no section, no other segment and no header table. Only decided
  * with section headers present (without them, zeros may be data). */
 static int slack_after_table(const img *m) {
     uint64_t at = m->eh.e_phoff + (uint64_t)m->phnum * PH_SIZE;
     if (!m->sh || !in_file(m, at, PH_SIZE))
         return 0;
-    for (uint64_t i = 0; i < PH_SIZE; i++) /* zeros, or patchelf's fill of freed space */
-        if (m->p[at + i] != m->p[at] || (m->p[at] != 0 && m->p[at] != 'Z'))
+    for (uint64_t i = 0; i < PH_SIZE; i++) /* zeros, or patchelf's fill ('X', 'Z') */
+        if (m->p[at + i] != m->p[at])
             return 0;
     if (load_holding(m, m->eh.e_phoff, (uint64_t)(m->phnum + 1) * PH_SIZE) < 0)
         return 0;

@@ -146,6 +146,27 @@ class Elf:
         return None
 
 
+def segment_types(path):
+    """The program header types of a 64-bit little-endian ELF, reading only
+    its headers; None for anything else."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64)
+            if len(head) < 64 or head[:4] != b"\x7fELF" or head[4] != 2 or head[5] != 1:
+                return None
+            phoff, = struct.unpack_from("<Q", head, 32)
+            phentsize, phnum = struct.unpack_from("<HH", head, 54)
+            if phentsize != 56:
+                return None
+            f.seek(phoff)
+            table = f.read(56 * phnum)
+            if len(table) != 56 * phnum:
+                return None
+            return {struct.unpack_from("<I", table, 56 * i)[0] for i in range(phnum)}
+    except OSError:
+        return None
+
+
 def dynamic_elfs(dirs):
     """Every dynamic 64-bit ELF under dirs, one path per inode, sorted."""
     seen, out = set(), []
@@ -161,15 +182,9 @@ def dynamic_elfs(dirs):
                 if not os.path.isfile(p) or os.path.islink(p) or (st.st_dev, st.st_ino) in seen:
                     continue
                 seen.add((st.st_dev, st.st_ino))
-                try:
-                    with open(p, "rb") as fh:
-                        head = fh.read(6)
-                    if head[:4] != b"\x7fELF" or head[4] != 2 or head[5] != 1:
-                        continue
-                    if PT_DYNAMIC in Elf(p).has:
-                        out.append(p)
-                except (OSError, ValueError, struct.error):
-                    continue
+                types = segment_types(p)
+                if types and PT_DYNAMIC in types:
+                    out.append(p)
     return out
 
 

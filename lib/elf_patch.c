@@ -43,6 +43,9 @@
  * e_phoff (as linkers lay it out) is paid up to this much; above it (a
  * library linked with 2 MB segment alignment) the segment simply follows. */
 #define CONGRUENT_PAD_MAX (64u * 1024u)
+/* A non-PIE executable's new segment goes below its image only if this
+ * much address space stays free under it (mmap_min_addr is 64 KiB). */
+#define BELOW_MIN (1u << 20)
 /* Addresses beyond this are refused: no rounding below can overflow. */
 #define ADDR_MAX (1ull << 56)
 
@@ -386,6 +389,7 @@ typedef struct layout {
     uint64_t align;
     int in_place;  /* the table grows into slack at its old offset */
     int dyn_stays; /* the new dynamic array fits where the old one is */
+    int below;     /* the new segment lies below the first PT_LOAD (ET_EXEC) */
     unsigned phn;  /* program headers after the patch */
     uint64_t ph_off, ph_va;
     uint64_t seg_off, seg_va, seg_len;
@@ -485,11 +489,16 @@ static uint64_t reloc_reach(const img *m) {
     return reach;
 }
 
-/* The new segment goes at or above min_va, after the end of the file. For
- * a file that may run as a program (and for any file when it costs at most
- * CONGRUENT_PAD_MAX of padding), its address minus its offset equals the
- * first PT_LOAD's, so that the table keeps sitting at load address plus
- * e_phoff. Returns the padding that costs. */
+/* The new segment's file bytes go after the end of the file. Its address:
+ *  - for a non-PIE executable, below the first PT_LOAD (its addresses are
+ *    fixed, and there is room under them): the new segment becomes the first
+ *    PT_LOAD, so kernels before 5.18, which give AT_PHDR = first PT_LOAD's
+ *    address - its offset + e_phoff, find the table at its start;
+ *  - else at or above min_va. For a file that may run as a program (and for
+ *    any file when it costs at most CONGRUENT_PAD_MAX of padding), its
+ *    address minus its offset equals the first PT_LOAD's, so that the table
+ *    keeps sitting at load address plus e_phoff.
+ * Returns the padding that costs. */
 static uint64_t place_segment(const img *m, const dynsec *ds, uint64_t min_va, layout *L) {
     const Elf64_Phdr *first = NULL;
     for (unsigned i = 0; i < m->phnum && !first; i++)
@@ -498,8 +507,16 @@ static uint64_t place_segment(const img *m, const dynsec *ds, uint64_t min_va, l
     uint64_t end = round_up(m->size, L->align), lo = round_up(min_va, L->align);
     L->seg_off = end;
     L->seg_va = lo;
-    if (L->in_place || !first || first->p_vaddr < first->p_offset ||
-        (first->p_vaddr - first->p_offset) % L->align)
+    L->below = 0;
+    if (L->in_place || !first)
+        return 0;
+    uint64_t base = first->p_vaddr / L->align * L->align, need = round_up(L->seg_len, L->align);
+    if (m->eh.e_type == ET_EXEC && base >= need + BELOW_MIN) {
+        L->seg_va = base - need;
+        L->below = 1;
+        return 0;
+    }
+    if (first->p_vaddr < first->p_offset || (first->p_vaddr - first->p_offset) % L->align)
         return 0;
     uint64_t delta = first->p_vaddr - first->p_offset;
     uint64_t off = lo - delta > end ? lo - delta : end;
@@ -508,6 +525,41 @@ static uint64_t place_segment(const img *m, const dynsec *ds, uint64_t min_va, l
     L->seg_off = off;
     L->seg_va = off + delta;
     return off - end;
+}
+
+/* Offsets and addresses inside the new segment, once it is placed. */
+static void fill_layout(const img *m, const dynsec *ds, const newdyn *nd, layout *L) {
+    const Elf64_Phdr *pd = &m->ph[ds->ph_i];
+    uint64_t ph_bytes = (uint64_t)L->phn * PH_SIZE;
+    if (L->in_place) {
+        L->ph_off = m->eh.e_phoff;
+        int li = load_holding(m, L->ph_off, ph_bytes);
+        L->ph_va = m->ph[li].p_vaddr + (L->ph_off - m->ph[li].p_offset);
+    } else {
+        L->ph_off = L->seg_off;
+        L->ph_va = L->seg_va;
+    }
+    uint64_t at = L->in_place ? 0 : ph_bytes;
+    if (L->dyn_stays) { /* only the string table goes into the new segment */
+        L->dyn_off = pd->p_offset;
+        L->dyn_va = pd->p_vaddr;
+        L->tab_off = L->seg_off + at;
+        L->tab_va = L->seg_va + at;
+    } else {
+        L->dyn_off = L->seg_off + at;
+        L->dyn_va = L->seg_va + at;
+        L->tab_off = L->dyn_off + L->dyn_bytes;
+        L->tab_va = L->dyn_va + L->dyn_bytes;
+    }
+    (void)nd;
+}
+
+static void size_segment(const img *m, const dynsec *ds, const newdyn *nd, layout *L) {
+    const Elf64_Phdr *pd = &m->ph[ds->ph_i];
+    uint64_t at = L->in_place ? 0 : (uint64_t)L->phn * PH_SIZE;
+    L->dyn_bytes = L->dyn_stays ? pd->p_filesz / sizeof(Elf64_Dyn) * sizeof(Elf64_Dyn)
+                                : nd->cap * sizeof(Elf64_Dyn);
+    L->seg_len = at + (L->dyn_stays ? 0 : L->dyn_bytes) + nd->tab.n;
 }
 
 /* Where the table, the dynamic array and the string table go. The dynamic
@@ -519,42 +571,20 @@ static void plan_layout(const img *m, const dynsec *ds, const newdyn *nd, layout
     L->align = m->eh.e_machine == EM_X86_64 ? 4096 : 65536;
     L->phn = m->phnum + 1;
     L->in_place = slack_after_table(m);
-    uint64_t ph_bytes = (uint64_t)L->phn * PH_SIZE, vend = loads_end(m);
+    uint64_t vend = loads_end(m);
     const Elf64_Phdr *pd = &m->ph[ds->ph_i];
-    uint64_t old_bytes = pd->p_filesz / sizeof(Elf64_Dyn) * sizeof(Elf64_Dyn);
-    L->dyn_stays = (nd->n + 1) * sizeof(Elf64_Dyn) <= old_bytes;
+    L->dyn_stays = (nd->n + 1) * sizeof(Elf64_Dyn) <= pd->p_filesz;
+    size_segment(m, ds, nd, L);
     if (L->dyn_stays) {
-        uint64_t reach = reloc_reach(m);
-        uint64_t pad0 = place_segment(m, ds, vend, L);
+        uint64_t pad0 = place_segment(m, ds, vend, L), reach = L->below ? 0 : reloc_reach(m);
         if (reach >= vend && place_segment(m, ds, reach + 1, L) > pad0 + CONGRUENT_PAD_MAX)
             L->dyn_stays = 0; /* too far for a program's padding: writable, as usual */
     }
-    if (!L->dyn_stays)
+    if (!L->dyn_stays) {
+        size_segment(m, ds, nd, L);
         place_segment(m, ds, vend, L);
-    if (L->in_place) {
-        L->ph_off = m->eh.e_phoff;
-        int li = load_holding(m, L->ph_off, ph_bytes);
-        L->ph_va = m->ph[li].p_vaddr + (L->ph_off - m->ph[li].p_offset);
-    } else {
-        L->ph_off = L->seg_off;
-        L->ph_va = L->seg_va;
     }
-    uint64_t at = L->in_place ? 0 : ph_bytes;
-    if (L->dyn_stays) { /* only the string table goes into the new segment */
-        L->dyn_bytes = old_bytes;
-        L->dyn_off = pd->p_offset;
-        L->dyn_va = pd->p_vaddr;
-        L->tab_off = L->seg_off + at;
-        L->tab_va = L->seg_va + at;
-        L->seg_len = at + nd->tab.n;
-    } else {
-        L->dyn_bytes = nd->cap * sizeof(Elf64_Dyn);
-        L->dyn_off = L->seg_off + at;
-        L->dyn_va = L->seg_va + at;
-        L->tab_off = L->dyn_off + L->dyn_bytes;
-        L->tab_va = L->dyn_va + L->dyn_bytes;
-        L->seg_len = at + L->dyn_bytes + nd->tab.n;
-    }
+    fill_layout(m, ds, nd, L);
 }
 
 /* ---- edits of existing structures ---- */
@@ -575,39 +605,54 @@ static int keeps_writable(const img *m, const Elf64_Phdr *p, uint64_t old_dyn_va
     return 0;
 }
 
+/* The edited copy of one existing program header. */
+static Elf64_Phdr edited_phdr(const img *m, const dynsec *ds, const layout *L, unsigned i) {
+    Elf64_Phdr p = m->ph[i];
+    if ((int)i == ds->ph_i && !L->dyn_stays) {
+        p.p_offset = L->dyn_off;
+        p.p_vaddr = p.p_paddr = L->dyn_va;
+        p.p_filesz = p.p_memsz = L->dyn_bytes;
+    } else if (p.p_type == PT_PHDR) {
+        p.p_offset = L->ph_off;
+        p.p_vaddr = p.p_paddr = L->ph_va;
+        p.p_filesz = p.p_memsz = (uint64_t)L->phn * PH_SIZE;
+    } else if (p.p_type == PT_LOAD && (p.p_flags & PF_W) && !L->dyn_stays &&
+               !keeps_writable(m, &p, m->ph[ds->ph_i].p_vaddr)) {
+        p.p_flags &= ~(Elf64_Word)PF_W;
+    }
+    return p;
+}
+
+/* The new table: the old headers, edited, with the new PT_LOAD before the
+ * first PT_LOAD (below) or after the last, so that PT_LOADs stay in
+ * ascending address order (glibc and the kernel size the mapping from the
+ * first and the last). */
 static Elf64_Phdr *new_phdrs(const img *m, const dynsec *ds, const layout *L) {
     Elf64_Phdr *ph = pf_xmalloc(L->phn * PH_SIZE);
-    int last_load = -1;
+    int first_load = -1, last_load = -1;
     for (unsigned i = 0; i < m->phnum; i++)
-        if (m->ph[i].p_type == PT_LOAD)
+        if (m->ph[i].p_type == PT_LOAD) {
             last_load = (int)i;
-    uint64_t old_dyn_va = m->ph[ds->ph_i].p_vaddr;
+            if (first_load < 0)
+                first_load = (int)i;
+        }
+    int at = L->below ? first_load : last_load;
+    Elf64_Phdr load = {.p_type = PT_LOAD,
+                       /* .dynamic must be writable: ld.so relocates it */
+                       .p_flags = L->dyn_stays ? PF_R : PF_R | PF_W,
+                       .p_offset = L->seg_off,
+                       .p_vaddr = L->seg_va,
+                       .p_paddr = L->seg_va,
+                       .p_filesz = L->seg_len,
+                       .p_memsz = L->seg_len,
+                       .p_align = L->align};
     unsigned k = 0;
     for (unsigned i = 0; i < m->phnum; i++) {
-        Elf64_Phdr p = m->ph[i];
-        if ((int)i == ds->ph_i && !L->dyn_stays) {
-            p.p_offset = L->dyn_off;
-            p.p_vaddr = p.p_paddr = L->dyn_va;
-            p.p_filesz = p.p_memsz = L->dyn_bytes;
-        } else if (p.p_type == PT_PHDR) {
-            p.p_offset = L->ph_off;
-            p.p_vaddr = p.p_paddr = L->ph_va;
-            p.p_filesz = p.p_memsz = (uint64_t)L->phn * PH_SIZE;
-        } else if (p.p_type == PT_LOAD && (p.p_flags & PF_W) && !L->dyn_stays &&
-                   !keeps_writable(m, &p, old_dyn_va)) {
-            p.p_flags &= ~(Elf64_Word)PF_W;
-        }
-        ph[k++] = p;
-        if ((int)i == last_load) /* PT_LOADs stay in ascending address order */
-            ph[k++] = (Elf64_Phdr){.p_type = PT_LOAD,
-                                   /* .dynamic must be writable: ld.so relocates it */
-                                   .p_flags = L->dyn_stays ? PF_R : PF_R | PF_W,
-                                   .p_offset = L->seg_off,
-                                   .p_vaddr = L->seg_va,
-                                   .p_paddr = L->seg_va,
-                                   .p_filesz = L->seg_len,
-                                   .p_memsz = L->seg_len,
-                                   .p_align = L->align};
+        if ((int)i == at && L->below)
+            ph[k++] = load;
+        ph[k++] = edited_phdr(m, ds, L, i);
+        if ((int)i == at && !L->below)
+            ph[k++] = load;
     }
     return ph;
 }

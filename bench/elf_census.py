@@ -246,7 +246,7 @@ def safe_run(path, name):
     if not args:
         return None
     rc, out, err = run([path, *args], env={"PATH": "/usr/bin:/bin", "HOME": "/tmp"}, timeout=30)
-    return rc, out.strip()[:200]
+    return rc, out.replace(path, name).strip()[:200]  # some print their argv[0]
 
 
 def expand_origin(paths, origin):
@@ -464,8 +464,10 @@ def main():
     ap.add_argument("--json", help="write every file's result here")
     ap.add_argument("--sample", type=int, default=0, help="a seeded sample of N files")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--cli", default=str(lib.BUILD / "tests" / "elfpatch_cli"),
+                    help="the patcher's test driver (another build's, to compare)")
     a = ap.parse_args()
-    cli = str(lib.BUILD / "tests" / "elfpatch_cli")
+    cli = a.cli
     dirs = a.dirs or default_dirs()
     t = time.time()
     files = dynamic_elfs(dirs)

@@ -528,7 +528,7 @@ static uint64_t place_segment(const img *m, const dynsec *ds, uint64_t min_va, l
 }
 
 /* Offsets and addresses inside the new segment, once it is placed. */
-static void fill_layout(const img *m, const dynsec *ds, const newdyn *nd, layout *L) {
+static void fill_layout(const img *m, const dynsec *ds, layout *L) {
     const Elf64_Phdr *pd = &m->ph[ds->ph_i];
     uint64_t ph_bytes = (uint64_t)L->phn * PH_SIZE;
     if (L->in_place) {
@@ -551,7 +551,6 @@ static void fill_layout(const img *m, const dynsec *ds, const newdyn *nd, layout
         L->tab_off = L->dyn_off + L->dyn_bytes;
         L->tab_va = L->dyn_va + L->dyn_bytes;
     }
-    (void)nd;
 }
 
 static void size_segment(const img *m, const dynsec *ds, const newdyn *nd, layout *L) {
@@ -584,7 +583,7 @@ static void plan_layout(const img *m, const dynsec *ds, const newdyn *nd, layout
         size_segment(m, ds, nd, L);
         place_segment(m, ds, vend, L);
     }
-    fill_layout(m, ds, nd, L);
+    fill_layout(m, ds, L);
 }
 
 /* ---- edits of existing structures ---- */

@@ -46,6 +46,7 @@
 /* A non-PIE executable's new segment goes below its image only if this
  * much address space stays free under it (mmap_min_addr is 64 KiB). */
 #define BELOW_MIN (1u << 20)
+#define MAX_NEEDED 4096
 /* Addresses beyond this are refused: no rounding below can overflow. */
 #define ADDR_MAX (1ull << 56)
 
@@ -266,6 +267,9 @@ static int read_dynamic(const img *m, dynsec *ds) {
         else if (ds->d[i].d_tag == DT_NEEDED)
             ds->n_needed++;
     }
+    /* repeats are found pairwise: keep that quadratic work small */
+    if (ds->n_needed > MAX_NEEDED)
+        return fail(m, "more than 4096 DT_NEEDED entries");
     return 0;
 }
 

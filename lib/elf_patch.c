@@ -39,10 +39,9 @@
 #include "pyfarm/extents.h"
 
 #define PH_SIZE sizeof(Elf64_Phdr)
-/* The padding that keeps a library's moved table at the load address plus
- * e_phoff (as linkers lay it out) is paid up to this much; above it (a
- * library linked with 2 MB segment alignment) the segment simply follows. */
-#define CONGRUENT_PAD_MAX (64u * 1024u)
+/* A program's read-only new segment goes above elflint's relocation reach
+ * (see reloc_reach) only while that costs at most this much more padding. */
+#define REACH_PAD_MAX (64u * 1024u)
 /* A non-PIE executable's new segment goes below its image only if this
  * much address space stays free under it (mmap_min_addr is 64 KiB). */
 #define BELOW_MIN (1u << 20)
@@ -499,9 +498,9 @@ static uint64_t reloc_reach(const img *m) {
  *    PT_LOAD, so kernels before 5.18, which give AT_PHDR = first PT_LOAD's
  *    address - its offset + e_phoff, find the table at its start;
  *  - else at or above min_va. For a file that may run as a program (and for
- *    any file when it costs at most CONGRUENT_PAD_MAX of padding), its
- *    address minus its offset equals the first PT_LOAD's, so that the table
- *    keeps sitting at load address plus e_phoff.
+ *    a library when that costs no padding), its address minus its offset
+ *    equals the first PT_LOAD's, so that the table keeps sitting at load
+ *    address plus e_phoff.
  * Returns the padding that costs. */
 static uint64_t place_segment(const img *m, const dynsec *ds, uint64_t min_va, layout *L) {
     const Elf64_Phdr *first = NULL;
@@ -524,7 +523,7 @@ static uint64_t place_segment(const img *m, const dynsec *ds, uint64_t min_va, l
         return 0;
     uint64_t delta = first->p_vaddr - first->p_offset;
     uint64_t off = lo - delta > end ? lo - delta : end;
-    if (!may_run(m, ds) && off - end > CONGRUENT_PAD_MAX)
+    if (!may_run(m, ds) && off != end) /* ld.so finds it by PT_PHDR or its PT_LOAD */
         return 0;
     L->seg_off = off;
     L->seg_va = off + delta;
@@ -580,7 +579,7 @@ static void plan_layout(const img *m, const dynsec *ds, const newdyn *nd, layout
     size_segment(m, ds, nd, L);
     if (L->dyn_stays) {
         uint64_t pad0 = place_segment(m, ds, vend, L), reach = L->below ? 0 : reloc_reach(m);
-        if (reach >= vend && place_segment(m, ds, reach + 1, L) > pad0 + CONGRUENT_PAD_MAX)
+        if (reach >= vend && place_segment(m, ds, reach + 1, L) > pad0 + REACH_PAD_MAX)
             L->dyn_stays = 0; /* too far for a program's padding: writable, as usual */
     }
     if (!L->dyn_stays) {

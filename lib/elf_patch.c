@@ -3,18 +3,16 @@
  *
  * Technique (docs/decisions/004-elf-patch-appended-segment.md): every
  * existing byte stays where it is. One PT_LOAD appended after the end of the
- * file holds a new .dynamic and a new .dynstr (the old table copied, then
- * the new strings, so every old string offset stays valid). It needs one more
- * program header, and no existing one is given up (notes keep covering the
- * build id):
- *  - when zeros that nothing uses follow the program header table inside the
- *    segment that maps it, the table grows in place;
+ * file holds a new .dynstr (the old table copied, then the new strings, so
+ * every old string offset stays valid), and the new .dynamic when the edited
+ * array does not fit where the old one is. It needs one more program header,
+ * and no existing one is given up (notes keep covering the build id):
+ *  - when filler that nothing uses follows the program header table inside
+ *    the segment that maps it, the table grows in place;
  *  - otherwise the whole table moves to the start of the appended segment,
- *    with PT_PHDR and e_phoff following. For a file that may run as a
- *    program, the segment is placed so that its address minus its offset
- *    equals the first PT_LOAD's: kernels before 5.18 give the program
- *    AT_PHDR = first segment's load address + e_phoff, newer ones look for
- *    the PT_LOAD holding e_phoff; both then find the moved table.
+ *    with PT_PHDR and e_phoff following, placed so that kernels before 5.18
+ *    (AT_PHDR = first PT_LOAD's address - offset + e_phoff) and after (the
+ *    PT_LOAD holding e_phoff) both find it (place_segment).
  * PT_DYNAMIC, the section headers of .dynamic and .dynstr (and their section
  * symbols), _DYNAMIC, DT_VERNEED file names (glibc matches version needs by
  * the needed name) and DT_VERDEF's base name follow, so that the file stays
@@ -23,8 +21,9 @@
  *
  * Every edit of source bytes is an overlay; the overlays must be sorted,
  * disjoint and inside the source, else the edit is refused (a crafted file
- * whose headers overlap cannot produce a shifted patch). Every read of the
- * file is bounds-checked and copied out (no unaligned access): this runs on
+ * whose headers overlap cannot produce a shifted patch). A name needed twice
+ * is renamed once and the repeat dropped. Every read of the file is
+ * bounds-checked and copied out (no unaligned access): this runs on
  * arbitrary files. */
 #include <elf.h>
 #include <errno.h>
@@ -45,6 +44,7 @@
 /* A non-PIE executable's new segment goes below its image only if this
  * much address space stays free under it (mmap_min_addr is 64 KiB). */
 #define BELOW_MIN (1u << 20)
+/* Repeated DT_NEEDED are found pairwise: more entries are refused. */
 #define MAX_NEEDED 4096
 /* Addresses beyond this are refused: no rounding below can overflow. */
 #define ADDR_MAX (1ull << 56)

@@ -65,7 +65,8 @@ SAFE_RUNS = {"python3.11": ["-c", "import sys, json; print(json.dumps(sys.versio
              "bash": ["--version"], "readelf": ["--version"], "objdump": ["--version"],
              "sqlite3": ["-version"], "perl": ["-e", "print 42"], "git": ["--version"],
              "curl": ["--version"], "openssl": ["version"], "eu-elflint": ["--version"],
-             "bwrap": ["--version"], "cmake": ["--version"], "ninja": ["--version"]}
+             "bwrap": ["--version"], "cmake": ["--version"], "ninja": ["--version"],
+             "libc.so.6": []}  # glibc prints its banner
 
 PT_LOAD, PT_DYNAMIC, PT_INTERP, PT_NOTE, PT_PHDR = 1, 2, 3, 4, 6
 DT_NEEDED, DT_STRTAB, DT_SONAME, DT_RPATH, DT_RUNPATH, DT_FLAGS_1 = 1, 5, 14, 15, 29, 0x6ffffffb
@@ -243,7 +244,7 @@ def loads(path, python):
 
 def safe_run(path, name):
     args = SAFE_RUNS.get(name)
-    if not args:
+    if args is None:
         return None
     rc, out, err = run([path, *args], env={"PATH": "/usr/bin:/bin", "HOME": "/tmp"}, timeout=30)
     return rc, out.replace(path, name).strip()[:200]  # some print their argv[0]
@@ -288,18 +289,27 @@ def census_one(path, cli, python, workdir):
     target = out_dir / os.path.basename(path)
     origin = os.path.dirname(path)
     old = (src.strings(DT_RUNPATH) or src.strings(DT_RPATH) or [""])[0]
-    rpath = ":".join(["$ORIGIN", *expand_origin(old, origin)])
-    args = [cli, path, target, "--rpath", rpath, "--stats"]
+    # as pyfarm does: a search path for what needs libraries; the dynamic
+    # loader (which loads nothing itself) keeps its name and gets no edit
+    loader = src.type == 3 and PT_INTERP not in src.has and src.entry and not needed
+    res["loader"] = bool(loader)
+    rpath = ":".join(["$ORIGIN", *expand_origin(old, origin)]) if needed or old else None
+    args = [cli, path, target, "--stats"] + (["--rpath", rpath] if rpath else [])
     ren = choose_rename(needed, deps)
     if ren:
         args += ["--rename", f"{ren}={PREFIX}{ren}"]
         os.symlink(deps[ren], out_dir / f"{PREFIX}{ren}")
     soname = (src.strings(DT_SONAME) or [None])[0]
-    if soname and not exe:
+    if not (soname and not exe and not loader and soname not in lib.GLIBC):
+        soname = None  # pyfarm renames no program and nothing of glibc
+    if soname:
         args += ["--soname", PREFIX + soname]
     rc, out, err = run(args)
     if rc != 0:
         res["fail"] = "patch refused: " + re.sub(r"^elfpatch_cli: [^:]*: ", "", err.strip())
+        return res
+    if out.startswith("unchanged"):
+        res["unchanged"] = True  # nothing asked (the loader): the copy is the source
         return res
     m = re.search(r"patch (\d+) bytes", out)
     res["patch_bytes"] = int(m.group(1)) if m else 0
@@ -312,7 +322,7 @@ def census_one(path, cli, python, workdir):
     res["moved_dynamic"] = ([p.offset for p in new.ph if p.type == PT_DYNAMIC]
                             != [p.offset for p in src.ph if p.type == PT_DYNAMIC])
     res["out_size"] = new.size
-    problem = (check_dynamic(src, new, rpath, ren, soname if not exe else None)
+    problem = (check_dynamic(src, new, rpath, ren, soname)
                or check_layout(src, new)
                or check_elflint(path, str(target), res)
                or check_loads(path, str(target), how, python, ren, deps, res))
@@ -328,7 +338,7 @@ def check_dynamic(src, new, rpath, ren, soname):
             want_needed.append(n)
     if new.strings(DT_NEEDED) != want_needed:
         return f"dynamic wrong: DT_NEEDED {new.strings(DT_NEEDED)}"
-    if new.strings(DT_RPATH) != [rpath] or new.strings(DT_RUNPATH):
+    if rpath and (new.strings(DT_RPATH) != [rpath] or new.strings(DT_RUNPATH)):
         return f"dynamic wrong: rpath {new.strings(DT_RPATH)} runpath {new.strings(DT_RUNPATH)}"
     if soname and new.strings(DT_SONAME) != [PREFIX + soname]:
         return f"dynamic wrong: SONAME {new.strings(DT_SONAME)}"
@@ -363,6 +373,17 @@ def check_elflint(src_path, out_path, res):
     return None
 
 
+def check_runs(src_path, out_path, res):
+    """A known program (or libc, which runs too) prints the same when run."""
+    ran = safe_run(src_path, os.path.basename(src_path))
+    if ran is not None and ran[0] == 0:
+        got = safe_run(out_path, os.path.basename(src_path))
+        res["ran"] = True
+        if got != ran:
+            return f"load worse: run gave {got} instead of {ran}"
+    return None
+
+
 def check_loads(src_path, out_path, how, python, ren, deps, res):
     if how:
         rc_s, out_s, _ = listing(src_path, how)
@@ -377,20 +398,14 @@ def check_loads(src_path, out_path, how, python, ren, deps, res):
             if a != b:
                 diff = sorted(set(a.items()) ^ set(b.items()))[:4]
                 return f"load worse: dependencies resolve differently: {diff}"
-        ran = safe_run(src_path, os.path.basename(src_path))
-        if ran is not None and ran[0] == 0:
-            got = safe_run(out_path, os.path.basename(src_path))
-            res["ran"] = True
-            if got != ran:
-                return f"load worse: run gave {got} instead of {ran}"
-        return None
+        return check_runs(src_path, out_path, res)
     s = loads(src_path, python)
     res["source_loads"] = s == "ok"
     if s == "ok":
         p = loads(out_path, python)
         if p != "ok":
             return f"load worse: {p}"
-    return None
+    return check_runs(src_path, out_path, res)
 
 
 def _worker(job):
@@ -429,6 +444,7 @@ def summary(results):
         c["bytes added (output)"] += r.get("out_size", 0) - r.get("size", 0) if "out_size" in r else 0
         c["source does not load"] += r.get("source_loads") is False
         c["programs run"] += bool(r.get("ran"))
+        c["not edited (the loader)"] += bool(r.get("unchanged"))
         c["elflint better"] += bool(r.get("elflint_better"))
         c["notes kept"] += r.get("note") is True and r["fail"] is None
         if r["fail"] is None:

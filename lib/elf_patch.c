@@ -272,6 +272,15 @@ static int read_dynamic(const img *m, dynsec *ds) {
     return 0;
 }
 
+/* The dynamic loader itself (or a static PIE): started as a program, no
+ * interpreter, needs no library. */
+static int loads_nothing(const img *m, const dynsec *ds) {
+    for (unsigned i = 0; i < m->phnum; i++)
+        if (m->ph[i].p_type == PT_INTERP)
+            return 0;
+    return m->eh.e_type == ET_DYN && m->eh.e_entry != 0 && ds->n_needed == 0;
+}
+
 /* ---- the new dynamic array and string table ---- */
 
 static const char *rename_of(const pf_elf_edit *e, const char *name) {
@@ -358,6 +367,12 @@ static int plan_dynamic(const img *m, const dynsec *ds, const pf_elf_edit *e, ne
     }
     if (!rpath_change && !soname_change && !renames)
         return 0;
+    if (soname_change && strncmp(ds->soname, "libc.so.", 8) == 0)
+        return fail(m, "refused: libc keeps its SONAME (glibc's loader finds libc by it)");
+    if (loads_nothing(m, ds) && ((rpath_change && *e->rpath) || soname_change))
+        return fail(m, "refused: the dynamic loader (or a static PIE) keeps its SONAME and gets "
+                       "no search path (glibc's loader finds itself by that name, and asserts "
+                       "that it has no RPATH)");
     pf_buf_put(&nd->tab, ds->strtab, ds->strsz);
     uint64_t rpath_off = e->set_rpath && *e->rpath ? str_add(&nd->tab, e->rpath) : 0;
     nd->soname_off = soname_change ? str_add(&nd->tab, e->soname) : 0;
@@ -447,7 +462,7 @@ static int may_run(const img *m, const dynsec *ds) {
     for (unsigned i = 0; i < m->phnum; i++)
         if (m->ph[i].p_type == PT_INTERP)
             return 1;
-    return m->eh.e_entry != 0 && ds->n_needed == 0;
+    return loads_nothing(m, ds);
 }
 
 static uint64_t loads_end(const img *m) {

@@ -234,3 +234,21 @@ def test_table_grows_into_slack_left_by_patchelf(tmp_path):
     code = "import ctypes, sys; print(ctypes.CDLL(sys.argv[1]).zlibVersion() != 0)"
     r = subprocess.run([sys.executable, "-c", code, str(out)], capture_output=True, text=True)
     assert r.returncode == 0 and r.stdout.strip() == "True", r.stderr
+
+
+def test_glibc_identity_edits_are_refused(tmp_path):
+    """glibc's loader finds itself and libc by their SONAMEs and asserts that
+    it has no RPATH: such edits would give files that crash when run (seen:
+    libc.so.6 renamed segfaults when run; ld.so with an RPATH aborts)."""
+    ld = os.path.realpath(LOADER)
+    for args in (["--soname", "ld-other.so.2"], ["--rpath", "$ORIGIN"]):
+        r = cli(ld, tmp_path / "ld.so", *args, ok=False)
+        assert r.returncode == 1 and "dynamic loader" in r.stderr, r.stderr
+    r = cli(os.path.join(LIBDIR, "libc.so.6"), tmp_path / "libc.so", "--soname", "libc-x.so.6", ok=False)
+    assert r.returncode == 1 and "libc keeps its SONAME" in r.stderr, r.stderr
+    # what pyfarm does do to libc, a search path, keeps it runnable as a program
+    libc = tmp_path / "libc.so.6"
+    cli(os.path.join(LIBDIR, "libc.so.6"), libc, "--rpath", "$ORIGIN")
+    headers_kept(os.path.join(LIBDIR, "libc.so.6"), libc)
+    r = subprocess.run([str(libc)], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.startswith("GNU C Library"), r.stderr

@@ -50,11 +50,14 @@ typedef struct pf_elf_edit {
 } pf_elf_edit;
 
 /* Compute the patch (an extents blob, see extents.h) that turns the file at
- * path into the edited file. The source is never written. Technique: the
- * original bytes stay in place; a new string table and dynamic section go
- * into a new PT_LOAD appended at the end (a PT_NOTE program header is
- * reused for it); section headers, version-need file names and _DYNAMIC
- * are updated to match, so eu-elflint stays clean.
+ * path into the edited file. The source is never written. Technique
+ * (docs/decisions/004-elf-patch-appended-segment.md): the original bytes stay
+ * in place; a new string table (and the dynamic array, when the old one has
+ * no room) go into a new PT_LOAD appended at the end; the program header
+ * table grows into unused bytes after it or moves into that PT_LOAD, so no
+ * program header (no note) is given up; section headers, version records and
+ * symbols follow, so eu-elflint stays clean. Repeated DT_NEEDED entries are
+ * renamed once and deduped. A file whose edited structures overlap is refused.
  * Returns 0, or -1 with err set. *blob NULL when nothing changes. */
 int pf_elf_patch(const char *path, const pf_elf_edit *edit, uint8_t **blob, size_t *blob_len,
                  uint64_t *out_size, char *err, size_t errlen);

@@ -1,7 +1,10 @@
 """The ELF patcher on real binaries: every rewritten file loads, keeps
-eu-elflint's verdict, and costs the catalog kilobytes; renamed DT_NEEDED,
-DT_SONAME, DT_VERNEED and DT_VERDEF stay consistent so that versioned symbols
-still bind; the sources are never modified."""
+eu-elflint's verdict, every program header and note of its source, and costs
+the catalog kilobytes; renamed DT_NEEDED, DT_SONAME, DT_VERNEED and DT_VERDEF
+stay consistent so that versioned symbols still bind; a moved program header
+table keeps the AT_PHDR rule of old kernels; files whose headers overlap are
+refused; the sources are never modified. (bench/elf_census.py runs the same
+patcher over every dynamic ELF of the system and of popular wheels.)"""
 import glob
 import hashlib
 import os
@@ -12,17 +15,41 @@ from pathlib import Path
 
 import pytest
 
-from pyfarm_testlib import PYENV_PYTHON
+from pyfarm_testlib import PYENV_PYTHON, REPO
+
+sys.path.insert(0, str(REPO / "bench"))
+from elf_census import PT_LOAD, PT_NOTE, PT_PHDR, Elf  # noqa: E402
 
 LIBDIR = "/usr/lib/x86_64-linux-gnu"
 LOADER = "/lib64/ld-linux-x86-64.so.2"
 
 
-def cli(*args):
+def cli(*args, ok=True):
     exe = os.path.join(os.environ["PYFARM_BUILD"], "tests", "elfpatch_cli")
     r = subprocess.run([exe, *map(str, args)], capture_output=True, text=True)
+    if not ok:
+        return r
     assert r.returncode == 0, r.stderr
     return r.stdout
+
+
+def headers_kept(src, out):
+    """Every program header of the source is still there (one PT_LOAD more),
+    every note unchanged, and the table is where the kernel looks for it."""
+    a, b = Elf(str(src)), Elf(str(out))
+    assert len(b.ph) == len(a.ph) + 1
+    assert b.notes == a.notes and len(b.notes) == len([p for p in a.ph if p.type == PT_NOTE])
+    assert sorted(p.type for p in b.ph) == sorted([p.type for p in a.ph] + [PT_LOAD])
+    loads = [p for p in b.ph if p.type == PT_LOAD]
+    assert [p.vaddr for p in loads] == sorted(p.vaddr for p in loads)
+    table = b.phdr_table_va()
+    assert table is not None, "program header table not mapped"
+    for p in b.ph:
+        if p.type == PT_PHDR:
+            assert (p.offset, p.vaddr, p.filesz) == (b.phoff, table, 56 * len(b.ph))
+    if a.may_run:  # kernels < 5.18: AT_PHDR = first PT_LOAD's load address + e_phoff
+        assert loads[0].vaddr - loads[0].offset + b.phoff == table
+    return a, b
 
 
 def sha(p):
@@ -55,6 +82,7 @@ def test_rpath_rewrite_keeps_every_library_valid_and_loadable(tmp_path):
         cli(f, out, "--rpath", "$ORIGIN/../lib:$ORIGIN")
         assert "$ORIGIN/../lib:$ORIGIN" in dynamic(out) and "RUNPATH" not in dynamic(out)
         assert elflint(out) == elflint(f), f
+        headers_kept(f, out)
         r = subprocess.run([LOADER, "--list", str(out)], capture_output=True, text=True)
         assert r.returncode == 0, (f, r.stderr)
     # every patched library really loads in a process (constructors run)
@@ -85,6 +113,11 @@ def test_patched_interpreters_run_with_their_libraries_moved(tmp_path, python):
                 moved.append(name)
     exe = bindir / "python3.11"
     cli(real, exe, "--rpath", "$ORIGIN/../lib")
+    src, new = headers_kept(real, exe)
+    assert src.is_executable and src.may_run and new.phoff != src.phoff  # the table moved
+    notes = subprocess.run(["readelf", "-nW", str(exe)], capture_output=True, text=True).stdout
+    assert "Build ID" in notes and notes.replace(str(exe), "") == subprocess.run(
+        ["readelf", "-nW", real], capture_output=True, text=True).stdout.replace(real, "")
     env = {"PYTHONHOME": str(prefix), "PATH": "/usr/bin:/bin"}
     r = subprocess.run([str(exe), "-c", "import ssl, sqlite3, ctypes, json; print('ok')"], env=env,
                        capture_output=True, text=True)
@@ -141,3 +174,81 @@ def test_patch_of_a_big_library_costs_kilobytes(tmp_path):
 def test_nothing_to_change_gives_no_patch(tmp_path):
     out = cli(os.path.join(LIBDIR, "libz.so.1"), tmp_path / "z", "--stats")
     assert out.startswith("unchanged")
+
+
+def test_repeated_needed_is_renamed_once_and_deduped(tmp_path):
+    """`patchelf --add-needed` of a name already needed gives two DT_NEEDED
+    entries naming one string and one DT_VERNEED record: renaming it must
+    not edit those bytes twice (that made the patch longer than declared)."""
+    ssl = tmp_path / "libssl.so.3"
+    shutil.copy(os.path.join(LIBDIR, "libssl.so.3"), ssl)
+    subprocess.run(["patchelf", "--add-needed", "libcrypto.so.3", str(ssl)], check=True)
+    assert Elf(str(ssl)).strings(1).count("libcrypto.so.3") == 2
+    new = "libcrypto-5e5e5e5e.so.3"
+    os.symlink(os.path.join(LIBDIR, "libcrypto.so.3"), tmp_path / new)
+    out = tmp_path / "out" / "libssl.so.3"
+    out.parent.mkdir()
+    os.symlink(os.path.join(LIBDIR, "libcrypto.so.3"), out.parent / new)
+    cli(ssl, out, "--rename", f"libcrypto.so.3={new}", "--rpath", "$ORIGIN")
+    needed = Elf(str(out)).strings(1)
+    assert needed.count(new) == 1 and "libcrypto.so.3" not in needed, needed
+    vers = subprocess.run(["readelf", "-VW", str(out)], capture_output=True, text=True).stdout
+    assert f"File: {new}" in vers and "File: libcrypto.so.3" not in vers
+    assert elflint(out) == elflint(ssl)
+    code = "import ctypes, sys; ctypes.CDLL(sys.argv[1]); print('ok')"
+    r = subprocess.run([sys.executable, "-c", code, str(out)], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
+
+
+def test_overlapping_headers_are_refused(tmp_path):
+    """A crafted library whose base version definition points its auxiliary
+    record at its own hash field: the SONAME edit writes both, the bytes
+    overlap, and the patcher refuses instead of emitting a shifted patch."""
+    src = os.path.join(LIBDIR, "libz.so.1")
+    data = bytearray(Path(os.path.realpath(src)).read_bytes())
+    vd_off = int(subprocess.run(["readelf", "-SW", src], capture_output=True, text=True, check=True)
+                 .stdout.split(".gnu.version_d")[1].split()[2], 16)
+    assert int.from_bytes(data[vd_off + 2:vd_off + 4], "little") & 1  # VER_FLG_BASE
+    data[vd_off + 12:vd_off + 16] = (8).to_bytes(4, "little")  # vd_aux -> vd_hash
+    bad = tmp_path / "libz-crafted.so.1"
+    bad.write_bytes(bytes(data))
+    r = cli(bad, tmp_path / "out.so", "--soname", "libz-new.so.1", ok=False)
+    assert r.returncode == 1 and "refused" in r.stderr and "overlap" in r.stderr, r.stderr
+    assert not (tmp_path / "out.so").exists()
+    # the same file without the SONAME edit has nothing overlapping: patched
+    cli(bad, tmp_path / "ok.so", "--rpath", "$ORIGIN")
+
+
+def test_table_grows_into_slack_left_by_patchelf(tmp_path):
+    """patchelf leaves filler after the program header table when it moves
+    sections away; one more header fits there and the table stays put."""
+    z = tmp_path / "libz.so.1"
+    shutil.copy(os.path.realpath(os.path.join(LIBDIR, "libz.so.1")), z)
+    subprocess.run(["patchelf", "--set-rpath", "/x" * 200, str(z)], check=True)
+    out = tmp_path / "out" / "libz.so.1"
+    out.parent.mkdir()
+    cli(z, out, "--rpath", "$ORIGIN", "--soname", "libz-0f0f0f0f.so.1")
+    src, new = headers_kept(z, out)
+    assert new.phoff == src.phoff
+    assert elflint(out) == elflint(z)
+    code = "import ctypes, sys; print(ctypes.CDLL(sys.argv[1]).zlibVersion() != 0)"
+    r = subprocess.run([sys.executable, "-c", code, str(out)], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.strip() == "True", r.stderr
+
+
+def test_glibc_identity_edits_are_refused(tmp_path):
+    """glibc's loader finds itself and libc by their SONAMEs and asserts that
+    it has no RPATH: such edits would give files that crash when run (seen:
+    libc.so.6 renamed segfaults when run; ld.so with an RPATH aborts)."""
+    ld = os.path.realpath(LOADER)
+    for args in (["--soname", "ld-other.so.2"], ["--rpath", "$ORIGIN"]):
+        r = cli(ld, tmp_path / "ld.so", *args, ok=False)
+        assert r.returncode == 1 and "dynamic loader" in r.stderr, r.stderr
+    r = cli(os.path.join(LIBDIR, "libc.so.6"), tmp_path / "libc.so", "--soname", "libc-x.so.6", ok=False)
+    assert r.returncode == 1 and "libc keeps its SONAME" in r.stderr, r.stderr
+    # what pyfarm does do to libc, a search path, keeps it runnable as a program
+    libc = tmp_path / "libc.so.6"
+    cli(os.path.join(LIBDIR, "libc.so.6"), libc, "--rpath", "$ORIGIN")
+    headers_kept(os.path.join(LIBDIR, "libc.so.6"), libc)
+    r = subprocess.run([str(libc)], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.startswith("GNU C Library"), r.stderr

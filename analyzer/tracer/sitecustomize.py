@@ -122,11 +122,6 @@ def _pyfarm_tracer():
             state["fd"], state["id"] = fd, (st.st_dev, st.st_ino)
             return fd
         state["pid"] = pid
-        state["path"] = _os.path.join(tdir, "py-%d-%d.rec" % (pid, time_ns()))
-        fd = high_fd(_os.open(state["path"], _os.O_WRONLY | _os.O_CREAT | _os.O_EXCL
-                              | _os.O_APPEND | _os.O_CLOEXEC, 0o644))
-        st = _os.fstat(fd)
-        state["fd"], state["id"] = fd, (st.st_dev, st.st_ino)
         try:
             exe = _os.path.realpath("/proc/self/exe")
         except OSError:
@@ -135,8 +130,20 @@ def _pyfarm_tracer():
             cwd = _os.getcwd()
         except OSError:
             cwd = ""
+        # The record appears under its name with its P line already in it
+        # (written under a name no reader lists, then renamed): a process
+        # killed at any instant leaves a whole record or none, never an
+        # empty one (Pool.terminate() SIGTERMs workers as they start).
+        name = "py-%d-%d.rec" % (pid, time_ns())
+        state["path"] = _os.path.join(tdir, name)
+        part = _os.path.join(tdir, ".new-" + name[:-4])
+        fd = high_fd(_os.open(part, _os.O_WRONLY | _os.O_CREAT | _os.O_EXCL
+                              | _os.O_APPEND | _os.O_CLOEXEC, 0o644))
         _os.write(fd, ("P\t%d\t%d\t%s\t%s\n" % (pid, _os.getppid(), esc(cwd), esc(exe)))
                   .encode("utf-8", "surrogateescape"))
+        _os.rename(part, state["path"])
+        st = _os.fstat(fd)
+        state["fd"], state["id"] = fd, (st.st_dev, st.st_ino)
         return fd
 
     def emit(*lines):

@@ -382,6 +382,26 @@ static void add_dep_dir(pf_entry *e, const char *dest) {
 
 /* Hermetic mode: the loader and what glibc loads by itself come along;
  * every program moves to libexec/ and a static launcher takes its place. */
+/* glibc dlopens libgcc_s.so.1 by name, itself, for the forced unwinding of
+ * pthread_exit and pthread_cancel (and for backtrace): CPython's daemon
+ * threads exit that way at finalization, after the tracer's last look, so no
+ * trace shows it. A dist with its own glibc carries the libgcc_s beside that
+ * libc, under the name glibc asks for, unless a dependency brought it. */
+static void bundle_libgcc_s(nctx *c) {
+    if (pf_strmap_get(&c->lib_names, "libgcc_s.so.1"))
+        return;
+    const pf_entry *libc = pf_strmap_get(&c->plan->by_dest, "lib/libc.so.6");
+    if (!libc || !libc->source)
+        return;
+    char *dir = pf_path_dirname(libc->source);
+    char *path = pf_path_join(dir, "libgcc_s.so.1");
+    if (access(path, R_OK) == 0 &&
+        !place_lib(c, path, "libgcc_s.so.1", "dlopened by glibc for pthread_exit unwinding"))
+        pf_plan_warn(c->plan, "%s: cannot be bundled; threads that exit may abort the app", path);
+    free(path);
+    free(dir);
+}
+
 static int hermetic(nctx *c, pf_proc *ep, char *err, size_t errlen) {
     pf_plan *plan = c->plan;
     pf_elf_info inf = {0};
@@ -433,6 +453,7 @@ static int hermetic(nctx *c, pf_proc *ep, char *err, size_t errlen) {
             pf_strv_push(&plan->envvars, kv);
         free(kv);
     }
+    bundle_libgcc_s(c);
     for (size_t i = 0; i < plan->n; i++) {
         pf_entry *e = plan->v[i];
         if (e->type == 'f' && e->source && pf_is_glibc_family(e->dest))

@@ -44,6 +44,11 @@
 /* A non-PIE executable's new segment goes below its image only if this
  * much address space stays free under it (mmap_min_addr is 64 KiB). */
 #define BELOW_MIN (1u << 20)
+/* Padding between the source's end and the new segment is made of copies of
+ * the source (pad()), at most one source length each: a real file's padding
+ * (a program's uninitialised data, an alignment) is a few of them; a crafted
+ * header asking for gigabytes over a tiny file is refused, not built. */
+#define PAD_COPIES_MAX 4096u
 /* Repeated DT_NEEDED are found pairwise: more entries are refused. */
 #define MAX_NEEDED 4096
 /* Addresses beyond this are refused: no rounding below can overflow. */
@@ -895,6 +900,11 @@ int pf_elf_patch(const char *path, const pf_elf_edit *edit, uint8_t **blob, size
     }
     layout L = {0};
     plan_layout(&m, &ds, &nd, &L);
+    if ((L.seg_off - m.size) / m.size >= PAD_COPIES_MAX) {
+        fail(&m, "the new segment would lie too far past the end of the file (memory size "
+                 "out of proportion to the file)");
+        goto out;
+    }
     if (L.dyn_bytes / sizeof(Elf64_Dyn) > nd.cap) { /* the old array's size, DT_NULL-padded */
         size_t cap = L.dyn_bytes / sizeof(Elf64_Dyn);
         nd.d = pf_xrealloc(nd.d, cap * sizeof *nd.d);

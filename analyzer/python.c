@@ -35,10 +35,30 @@ static int stdlib_skip_dir(const char *name, int depth) {
     if (strcmp(name, "test") == 0 || strcmp(name, "tests") == 0 || strcmp(name, "idle_test") == 0)
         return 1;
     if (depth == 0 && (strcmp(name, "idlelib") == 0 || strcmp(name, "turtledemo") == 0 ||
-                       strcmp(name, "site-packages") == 0 || strcmp(name, "dist-packages") == 0 ||
-                       strcmp(name, "lib-dynload") == 0 || strncmp(name, "config-", 7) == 0))
+                       strncmp(name, "config-", 7) == 0))
         return 1;
     return strcmp(name, "_bundled") == 0; /* ensurepip/_bundled */
+}
+
+/* A file of the stdlib proper: under its folder, not in the site folder a
+ * base interpreter keeps there (whose packages are taken as distributions). */
+static int in_stdlib(const char *real, const char *rstd) {
+    if (!pf_path_is_under(real, rstd))
+        return 0;
+    char *sp = pf_path_join(rstd, "site-packages"), *dp = pf_path_join(rstd, "dist-packages");
+    int site = pf_path_is_under(real, sp) || pf_path_is_under(real, dp);
+    free(sp);
+    free(dp);
+    return !site;
+}
+
+/* Folders inside the stdlib's folder that are not the stdlib, whatever ran
+ * from them: a base interpreter's own site folder (pyenv and python.org
+ * builds keep site-packages in lib/python3.X/) is a site of its own, taken
+ * distribution by distribution, and lib-dynload is placed by its own rule. */
+static int stdlib_foreign_dir(const char *name, int depth) {
+    return depth == 0 && (strcmp(name, "site-packages") == 0 ||
+                          strcmp(name, "dist-packages") == 0 || strcmp(name, "lib-dynload") == 0);
 }
 
 static int keep_pyc(const char *name, const char *cache_tag) {
@@ -71,7 +91,8 @@ static void walk(walk_ctx *w, const char *src, const char *dest, int depth) {
         }
         if (S_ISDIR(st.st_mode)) {
             int skip = 0;
-            if (w->stdlib && stdlib_skip_dir(name, depth) && !traced_under(w->traced, s))
+            if (w->stdlib && (stdlib_foreign_dir(name, depth) ||
+                              (stdlib_skip_dir(name, depth) && !traced_under(w->traced, s))))
                 skip = 1;
             if (w->app) /* a venv, an earlier dist, build outputs */
                 skip = pf_app_skip_dir(s, depth, traced_under(w->traced, s)) != NULL;
@@ -876,7 +897,7 @@ int pf_plan_python(pf_plan *plan, pf_facts *f, pf_proc **procs, size_t nprocs, c
             /* a stdlib file that links elsewhere (Debian's sitecustomize.py
              * into /etc) came with the stdlib's walk */
             int std_link = pf_path_is_under(file, stdlib) && !pf_path_is_under(r, rstd);
-            if (!in_app && !std_link && !pf_path_is_under(r, rstd)) {
+            if (!in_app && !std_link && !in_stdlib(r, rstd)) {
                 site *s = site_of(&c, r);
                 if (!s) { /* a file inside a zip on sys.path has no realpath */
                     s = site_of(&c, file);
@@ -911,7 +932,7 @@ int pf_plan_python(pf_plan *plan, pf_facts *f, pf_proc **procs, size_t nprocs, c
                     pf_plan_warn(plan, "%s: imported (module %s) from outside sys.path; left out",
                                  r, p->mod_names.v[j]);
                 }
-            } else if (pf_path_is_under(r, rstd)) {
+            } else if (in_stdlib(r, rstd)) {
                 /* excluded stdlib parts that ran anyway */
                 char *rel = pf_path_relative(rstd, r), *d = pf_path_join(std_dest, rel);
                 pf_plan_add_file(plan, d, r, "imported from an excluded part of the stdlib",

@@ -8,6 +8,9 @@ tools or files:
   the dist's own lib/ answers first.
 - an empty root has no /etc/hosts: "localhost" falls back to the loopback
   addresses instead of failing.
+- Debian's certifi names the host's trust store by its absolute path
+  (/etc/ssl/certs/ca-certificates.crt); where that file is absent, it names
+  the copy the dist carries and points SSL_CERT_FILE at.
 """
 import os
 import sys
@@ -56,7 +59,15 @@ def _patch_socket(module):
     module.getaddrinfo, module.gethostbyname = getaddrinfo, gethostbyname
 
 
-_PATCHES = {"ctypes.util": _patch_ctypes_util, "socket": _patch_socket}
+def _patch_certifi_core(module):
+    named, carried = module.where(), os.environ.get("SSL_CERT_FILE", "")
+    if os.path.isabs(named) and not os.path.exists(named) and os.path.isfile(carried) \
+            and carried.startswith(_ROOT + os.sep):
+        module.where = lambda: carried
+
+
+_PATCHES = {"ctypes.util": _patch_ctypes_util, "socket": _patch_socket,
+            "certifi.core": _patch_certifi_core}
 
 
 class _Finder:

@@ -1,0 +1,50 @@
+"""The corpus: small apps on the current releases (tests/corpus/requirements.txt, exact pins) of
+the native packages users ship most, one venv for all. Each app does real work with its package's
+native code and prints deterministic results; each is analyzed (default: hermetic), exported, and
+its dist run in an empty root and in a Debian bullseye root, with stdout equal to the source run.
+Two apps cover torch's traps without torch: the __mp_main__ alias (mp_alias) and a made-up
+relative __file__ (fake_file). With PYFARM_CORPUS_REPORT=FILE, each app's row is appended to
+FILE as a JSON line (bench/corpus_newest.py prints the same table for the newest releases)."""
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "corpus"))
+import runner  # noqa: E402
+from pyfarm_testlib import debootstrap_root, make_venv  # noqa: E402
+
+APPS = runner.app_names()
+
+
+@pytest.fixture(scope="session")
+def corpus_venv():
+    return make_venv("corpus", runner.pinned_requirements())
+
+
+@pytest.fixture(scope="session")
+def bullseye_root():
+    root = debootstrap_root("bullseye")
+    if root is None:
+        pytest.skip("debootstrap could not make a bullseye root here (no mirror or no network)")
+    return root
+
+
+def test_corpus_is_large_enough():
+    assert len(APPS) >= 30, APPS
+    assert {"mp_alias", "fake_file"} <= set(APPS)
+
+
+@pytest.mark.parametrize("app", APPS)
+def test_corpus_app(app, corpus_venv, bullseye_root, tmp_path):
+    row = runner.run_app(app, corpus_venv, tmp_path, [("empty", None), ("bullseye", bullseye_root)])
+    report = os.environ.get("PYFARM_CORPUS_REPORT")
+    if report:
+        with open(report, "a") as f:
+            f.write(json.dumps({k: v for k, v in row.items() if k != "source"}) + "\n")
+    assert row["source_rc"] == 0, runner.describe(row)
+    assert row["source"].strip(), f"{app} printed nothing: a corpus app must print what proves its work"
+    assert row["analyze_rc"] == 0, runner.describe(row)
+    assert row["ok"] == {"empty": True, "bullseye": True}, runner.describe(row)

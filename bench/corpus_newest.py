@@ -6,7 +6,7 @@ Debian bullseye root, stdout equal to the source run). Prints the table app x ro
 analysis time, and the packages whose newest release differs from the pin.
 
     PYFARM_BUILD=build python3 bench/corpus_newest.py [--apps a,b] [--pinned] [--torch]
-                                                      [--work DIR] [--json FILE]
+                                                      [--work DIR] [--json FILE] [--venv DIR]
 
 --pinned runs the pinned venv instead (the CI corpus, as a table). --torch runs the torch apps
 (tests/corpus/torch/) in a venv of the newest torch from the ordinary package index (large: its
@@ -54,12 +54,15 @@ def main():
     ap.add_argument("--work", help="work folder (default: a temporary one)")
     ap.add_argument("--json", help="write the rows here as JSON lines")
     ap.add_argument("--keep", action="store_true", help="keep catalogs and dists")
+    ap.add_argument("--venv", help="reuse this venv (made by an earlier run) instead of a fresh one")
     args = ap.parse_args()
 
     work = Path(args.work or tempfile.mkdtemp(prefix="pf-corpus-"))
     work.mkdir(parents=True, exist_ok=True)
     apps_dir = TORCH_APPS if args.torch else runner.APPS
-    if args.pinned:
+    if args.venv:
+        venv = Path(args.venv)
+    elif args.pinned:
         venv = lib.make_venv("corpus", runner.pinned_requirements())
     elif args.torch:
         venv = fresh_venv(work / "venv-torch", ["torch", "numpy"])
@@ -87,7 +90,10 @@ def main():
     print(runner.table(rows, labels))
     passed = sum(1 for r in rows if r["analyze_rc"] == 0 and all(r["ok"].values()))
     print(f"\n{passed}/{len(rows)} apps pass; {time.monotonic() - t0:.0f} s in all")
-    if not args.pinned:
+    if args.torch:
+        now = versions(venv)
+        print("\n" + ", ".join(f"{k} {now[k]}" for k in ("torch", "numpy") if k in now))
+    elif not args.pinned:
         changed = drift(venv)
         print("\nnewest releases that differ from tests/corpus/requirements.txt:" if changed
               else "\nthe newest releases equal the pins")

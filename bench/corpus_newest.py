@@ -6,11 +6,12 @@ Debian bullseye root, stdout equal to the source run). Prints the table app x ro
 analysis time, and the packages whose newest release differs from the pin.
 
     PYFARM_BUILD=build python3 bench/corpus_newest.py [--apps a,b] [--pinned] [--torch]
-                                                      [--work DIR] [--json FILE] [--venv DIR]
+                                                      [--debian] [--work DIR] [--json FILE] [--venv DIR]
 
 --pinned runs the pinned venv instead (the CI corpus, as a table). --torch runs the torch apps
 (tests/corpus/torch/) in a venv of the newest torch from the ordinary package index (large: its
-CUDA wheels are several GB; check the disk first). Exit status 1 when any app fails."""
+CUDA wheels are several GB; check the disk first). --debian runs tests/corpus/debian/ with Debian's
+/usr/bin/python3 and its python3-* packages. Exit status 1 when any app fails."""
 import argparse
 import json
 import subprocess
@@ -51,6 +52,7 @@ def main():
     ap.add_argument("--apps", help="comma-separated app names (default: all)")
     ap.add_argument("--pinned", action="store_true", help="the pinned venv of CI instead of the newest")
     ap.add_argument("--torch", action="store_true", help="the torch apps, newest torch")
+    ap.add_argument("--debian", action="store_true", help="the Debian apps with /usr/bin/python3")
     ap.add_argument("--work", help="work folder (default: a temporary one)")
     ap.add_argument("--json", help="write the rows here as JSON lines")
     ap.add_argument("--keep", action="store_true", help="keep catalogs and dists")
@@ -59,8 +61,11 @@ def main():
 
     work = Path(args.work or tempfile.mkdtemp(prefix="pf-corpus-"))
     work.mkdir(parents=True, exist_ok=True)
-    apps_dir = TORCH_APPS if args.torch else runner.APPS
-    if args.venv:
+    apps_dir = TORCH_APPS if args.torch else runner.DEBIAN_APPS if args.debian else runner.APPS
+    python = None
+    if args.debian:
+        venv, python = None, runner.DEBIAN_PYTHON
+    elif args.venv:
         venv = Path(args.venv)
     elif args.pinned:
         venv = lib.make_venv("corpus", runner.pinned_requirements())
@@ -76,7 +81,8 @@ def main():
 
     rows, t0 = [], time.monotonic()
     for name in names:
-        row = runner.run_app(name, venv, work / "apps", roots, keep=args.keep, apps=apps_dir)
+        row = runner.run_app(name, python or Path(venv) / "bin" / "python", work / "apps", roots, keep=args.keep,
+                             apps=apps_dir)
         rows.append(row)
         state = "ok" if row["analyze_rc"] == 0 and all(row["ok"].values()) else "FAIL"
         print(f"{name}: {state} ({row['analysis_s']} s)", file=sys.stderr, flush=True)
@@ -93,7 +99,7 @@ def main():
     if args.torch:
         now = versions(venv)
         print("\n" + ", ".join(f"{k} {now[k]}" for k in ("torch", "numpy") if k in now))
-    elif not args.pinned:
+    elif not args.pinned and not args.debian:
         changed = drift(venv)
         print("\nnewest releases that differ from tests/corpus/requirements.txt:" if changed
               else "\nthe newest releases equal the pins")

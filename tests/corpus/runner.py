@@ -3,6 +3,7 @@ and bench/corpus_newest.py (newest releases, outside CI): copy an app into a fol
 run it from source, analyze it (default: hermetic), export the dist, run the dist in an empty root
 and in a Debian root, and compare each output with the source run. Returns a row of facts; the
 callers decide what fails."""
+import ast
 import hashlib
 import os
 import shutil
@@ -14,6 +15,8 @@ from pathlib import Path
 CORPUS = Path(__file__).resolve().parent
 APPS = CORPUS / "apps"
 FAKEFILE_PKG = CORPUS / "pkgs" / "fakefile"
+DEBIAN_APPS = CORPUS / "debian"  # run with Debian's /usr/bin/python3 and its python3-* packages
+DEBIAN_PYTHON = "/usr/bin/python3"
 sys.path.insert(0, str(CORPUS.parent / "integration"))
 import pyfarm_testlib as lib  # noqa: E402
 
@@ -52,6 +55,27 @@ def newest_requirements():
     return [line for line in lines if line and not line.startswith("#")] + [fakefile_source()]
 
 
+def imported_tops(app):
+    """The top-level modules an app's file imports (absolute imports only)."""
+    names = set()
+    for node in ast.walk(ast.parse(Path(app).read_text())):
+        if isinstance(node, ast.Import):
+            names.update(a.name.split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module.split(".")[0])
+    return sorted(names)
+
+
+def missing_modules(python, app):
+    """The modules an app imports that this interpreter cannot find (Debian's python3-* packages
+    are installed by apt, not by the tests): [] when the app can run."""
+    code = ("import importlib.util, sys\n"
+            "print(' '.join(m for m in sys.argv[1:] if importlib.util.find_spec(m) is None))")
+    names = imported_tops(app)
+    r = subprocess.run([str(python), "-c", code, *names], capture_output=True, text=True)
+    return r.stdout.split() if r.returncode == 0 else names
+
+
 def _env(home):
     """The same environment for the source run and the analysis: a fresh HOME (caches such as
     matplotlib's font list are made there, not in the tester's), no user site."""
@@ -81,7 +105,7 @@ def _tail(text, n=12):
     return "\n".join(text.strip().splitlines()[-n:])
 
 
-def run_app(name, venv, work, roots, keep=False, apps=APPS):
+def run_app(name, python, work, roots, keep=False, apps=APPS):
     """One app through the whole procedure. roots: [(label, root path)]. The row:
     source (stdout), analysis_s, analyze_rc, analyze_err, dist_bytes, runs {label: (rc, stdout,
     stderr tail)}, ok {label: bool}. The dist and catalog are deleted unless keep."""
@@ -90,7 +114,7 @@ def run_app(name, venv, work, roots, keep=False, apps=APPS):
     appdir.mkdir(parents=True)
     home.mkdir()
     shutil.copy(Path(apps) / f"{name}.py", appdir / f"{name}.py")
-    argv = [str(Path(venv) / "bin" / "python"), str(appdir / f"{name}.py")]
+    argv = [str(python), str(appdir / f"{name}.py")]
     row = {"app": name, "runs": {}, "ok": {}, "dist_bytes": None, "analysis_s": None}
     src = subprocess.run(argv, capture_output=True, text=True, cwd=appdir, env=_env(home),
                          timeout=RUN_TIMEOUT)

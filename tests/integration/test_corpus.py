@@ -3,7 +3,8 @@ the native packages users ship most, one venv for all. Each app does real work w
 native code and prints deterministic results; each is analyzed (default: hermetic), exported, and
 its dist run in an empty root and in a Debian bullseye root, with stdout equal to the source run.
 Two apps cover torch's traps without torch: the __mp_main__ alias (mp_alias) and a made-up
-relative __file__ (fake_file). With PYFARM_CORPUS_REPORT=FILE, each app's row is appended to
+relative __file__ (fake_file). Debian's python3-* packages run with /usr/bin/python3 (tests/corpus/
+debian/; an app whose packages are not installed is skipped, naming them). With PYFARM_CORPUS_REPORT=FILE, each app's row is appended to
 FILE as a JSON line (bench/corpus_newest.py prints the same table for the newest releases)."""
 import json
 import os
@@ -17,6 +18,8 @@ import runner  # noqa: E402
 from pyfarm_testlib import debootstrap_root, make_venv  # noqa: E402
 
 APPS = runner.app_names()
+DEBIAN_APPS = runner.app_names(runner.DEBIAN_APPS)
+ROOTS = ("empty", "bullseye")
 
 
 @pytest.fixture(scope="session")
@@ -37,9 +40,7 @@ def test_corpus_is_large_enough():
     assert {"mp_alias", "fake_file"} <= set(APPS)
 
 
-@pytest.mark.parametrize("app", APPS)
-def test_corpus_app(app, corpus_venv, bullseye_root, tmp_path):
-    row = runner.run_app(app, corpus_venv, tmp_path, [("empty", None), ("bullseye", bullseye_root)])
+def check(row, app):
     report = os.environ.get("PYFARM_CORPUS_REPORT")
     if report:
         with open(report, "a") as f:
@@ -47,4 +48,22 @@ def test_corpus_app(app, corpus_venv, bullseye_root, tmp_path):
     assert row["source_rc"] == 0, runner.describe(row)
     assert row["source"].strip(), f"{app} printed nothing: a corpus app must print what proves its work"
     assert row["analyze_rc"] == 0, runner.describe(row)
-    assert row["ok"] == {"empty": True, "bullseye": True}, runner.describe(row)
+    assert row["ok"] == {label: True for label in ROOTS}, runner.describe(row)
+
+
+def roots(bullseye):
+    return [("empty", None), ("bullseye", bullseye)]
+
+
+@pytest.mark.parametrize("app", APPS)
+def test_corpus_app(app, corpus_venv, bullseye_root, tmp_path):
+    check(runner.run_app(app, corpus_venv / "bin" / "python", tmp_path, roots(bullseye_root)), app)
+
+
+@pytest.mark.parametrize("app", DEBIAN_APPS)
+def test_corpus_debian_app(app, bullseye_root, tmp_path):
+    src = runner.DEBIAN_APPS / f"{app}.py"
+    missing = runner.missing_modules(runner.DEBIAN_PYTHON, src)
+    if missing:
+        pytest.skip(f"{runner.DEBIAN_PYTHON} lacks {missing}: Debian's python3-* packages are not installed here")
+    check(runner.run_app(app, runner.DEBIAN_PYTHON, tmp_path, roots(bullseye_root), apps=runner.DEBIAN_APPS), app)

@@ -116,8 +116,10 @@ def run_app(name, python, work, roots, keep=False, apps=APPS):
     shutil.copy(Path(apps) / f"{name}.py", appdir / f"{name}.py")
     argv = [str(python), str(appdir / f"{name}.py")]
     row = {"app": name, "runs": {}, "ok": {}, "dist_bytes": None, "analysis_s": None}
+    t0 = time.monotonic()
     src = subprocess.run(argv, capture_output=True, text=True, cwd=appdir, env=_env(home),
                          timeout=RUN_TIMEOUT)
+    row["source_s"] = round(time.monotonic() - t0, 1)
     row["source"], row["source_rc"] = src.stdout, src.returncode
     if src.returncode != 0:
         row["analyze_rc"], row["analyze_err"] = None, "source run failed:\n" + _tail(src.stderr)
@@ -127,20 +129,25 @@ def run_app(name, python, work, roots, keep=False, apps=APPS):
     r = lib.analyze(cat, argv, env=_env(home), cwd=appdir, check=False)
     row["analysis_s"] = round(time.monotonic() - t0, 1)
     row["analyze_rc"], row["analyze_err"] = r.returncode, _tail(r.stderr)
+    row["traced_same"] = r.stdout == src.stdout  # the app's output under the tracer
     if r.returncode == 0:
+        t0 = time.monotonic()
         e = subprocess.run([lib.tool("pfexport"), str(cat), str(dist)], capture_output=True, text=True,
                            timeout=1800)
         if e.returncode != 0:
             row["analyze_rc"], row["analyze_err"] = "export", _tail(e.stderr)
         else:
+            row["export_s"] = round(time.monotonic() - t0, 1)
             row["dist_bytes"] = _size(dist)
             for label, root in roots:
+                t0 = time.monotonic()
                 binds = ["--ro-bind", str(dist), "/dist"]
                 if root is not None:
                     binds = ["--ro-bind", str(root), "/"] + binds
                 d = _bwrap_run(binds, ["/dist/run"])
                 row["runs"][label] = (d.returncode, d.stdout, _tail(d.stderr))
                 row["ok"][label] = d.returncode == 0 and d.stdout == src.stdout
+                row[f"{label}_s"] = round(time.monotonic() - t0, 1)
     if not keep:
         shutil.rmtree(dist, ignore_errors=True)
         cat.unlink(missing_ok=True)
@@ -155,6 +162,8 @@ def describe(row):
     if row["analyze_rc"] != 0:
         return f"{row['app']}: pfanalyze/pfexport failed ({row['analyze_rc']}):\n{row['analyze_err']}"
     out = []
+    if not row.get("traced_same", True):
+        out.append(f"{row['app']}: the traced run's stdout differs from the source run's")
     for label, ok in row["ok"].items():
         if not ok:
             rc, stdout, err = row["runs"][label]

@@ -48,6 +48,7 @@ def check(row, app):
     assert row["source_rc"] == 0, runner.describe(row)
     assert row["source"].strip(), f"{app} printed nothing: a corpus app must print what proves its work"
     assert row["analyze_rc"] == 0, runner.describe(row)
+    assert row["traced_same"], runner.describe(row)
     assert row["ok"] == {label: True for label in ROOTS}, runner.describe(row)
 
 

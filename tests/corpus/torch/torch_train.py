@@ -15,4 +15,4 @@ for step in range(20):
     opt.step()
 print("loss", round(loss.item(), 3))
 print("matmul", round(float((x.T @ x).trace()), 3), "svd", round(float(torch.linalg.svdvals(x)[0]), 3))
-print("ops file", torch._ops.__file__)
+print("torch.ops claims __file__", torch.ops.__file__)

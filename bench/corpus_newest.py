@@ -81,10 +81,10 @@ def main():
 
     rows, t0 = [], time.monotonic()
     for name in names:
-        row = runner.run_app(name, python or Path(venv) / "bin" / "python", work / "apps", roots, keep=args.keep,
-                             apps=apps_dir)
+        interpreter = python or Path(venv) / "bin" / "python"
+        row = runner.run_app(name, interpreter, work / "apps", roots, keep=args.keep, apps=apps_dir)
         rows.append(row)
-        state = "ok" if row["analyze_rc"] == 0 and all(row["ok"].values()) else "FAIL"
+        state = "ok" if runner.passed(row) else "FAIL"
         print(f"{name}: {state} ({row['analysis_s']} s)", file=sys.stderr, flush=True)
         if state == "FAIL":
             print(runner.describe(row), file=sys.stderr)
@@ -94,7 +94,7 @@ def main():
 
     labels = [label for label, _ in roots]
     print(runner.table(rows, labels))
-    passed = sum(1 for r in rows if r["analyze_rc"] == 0 and all(r["ok"].values()))
+    passed = sum(1 for r in rows if runner.passed(r))
     print(f"\n{passed}/{len(rows)} apps pass; {time.monotonic() - t0:.0f} s in all")
     if args.torch:
         now = versions(venv)

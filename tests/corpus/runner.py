@@ -155,6 +155,13 @@ def run_app(name, python, work, roots, keep=False, apps=APPS):
     return row
 
 
+def passed(row):
+    """Analysis and export succeeded, the traced run printed what the source run did, and the dist
+    did too in every root."""
+    return (row["analyze_rc"] == 0 and row.get("traced_same", False) and bool(row["ok"])
+            and all(row["ok"].values()))
+
+
 def describe(row):
     """A failure's symptom in a few lines, for assertion messages and the findings file."""
     if row.get("source_rc"):

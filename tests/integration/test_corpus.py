@@ -2,9 +2,10 @@
 the native packages users ship most, one venv for all. Each app does real work with its package's
 native code and prints deterministic results; each is analyzed (default: hermetic), exported, and
 its dist run in an empty root and in a Debian bullseye root, with stdout equal to the source run.
-Two apps cover torch's traps without torch: the __mp_main__ alias (mp_alias) and a made-up
-relative __file__ (fake_file). Debian's python3-* packages run with /usr/bin/python3 (tests/corpus/
-debian/; an app whose packages are not installed is skipped, naming them). With PYFARM_CORPUS_REPORT=FILE, each app's row is appended to
+Trap apps without torch: the __mp_main__ alias (mp_alias, mp_alias_threads), a made-up relative
+__file__ (fake_file), glibc's own dlopen of libgcc_s at pthread_exit (daemon_threads). Debian's
+python3-* packages run with /usr/bin/python3 (tests/corpus/debian/; an app whose packages are not
+installed is skipped, naming them). With PYFARM_CORPUS_REPORT=FILE, each app's row is appended to
 FILE as a JSON line (bench/corpus_newest.py prints the same table for the newest releases)."""
 import json
 import os
@@ -66,5 +67,7 @@ def test_corpus_debian_app(app, bullseye_root, tmp_path):
     src = runner.DEBIAN_APPS / f"{app}.py"
     missing = runner.missing_modules(runner.DEBIAN_PYTHON, src)
     if missing:
-        pytest.skip(f"{runner.DEBIAN_PYTHON} lacks {missing}: Debian's python3-* packages are not installed here")
-    check(runner.run_app(app, runner.DEBIAN_PYTHON, tmp_path, roots(bullseye_root), apps=runner.DEBIAN_APPS), app)
+        pytest.skip(f"{runner.DEBIAN_PYTHON} lacks {missing}: "
+                    "Debian's python3-* packages are not installed here")
+    row = runner.run_app(app, runner.DEBIAN_PYTHON, tmp_path, roots(bullseye_root), apps=runner.DEBIAN_APPS)
+    check(row, app)

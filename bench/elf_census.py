@@ -27,8 +27,8 @@ Then the copy must be no worse than its source:
     python3 bench/elf_census.py [--jobs N] [--json OUT] [DIR ...]
 
 With no DIR: the system library folders, /usr/bin, Debian's Python
-extension folders, pyenv's Python, and a venv of the pinned wheels in
-bench/elf_census_requirements.txt (made and cached as the tests make theirs).
+extension folders, pyenv's Python, and the corpus's venv (the pins of
+tests/corpus/requirements.txt, made and cached as the tests make theirs).
 PYFARM_BUILD names the build folder (default build/). The integration test
 tests/integration/test_elf_census.py runs a sample through the same code.
 """
@@ -49,12 +49,13 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "integration"))
+sys.path.insert(0, str(REPO / "tests" / "corpus"))
 import pyfarm_testlib as lib  # noqa: E402
+import runner  # noqa: E402  (the corpus: its pins are the census's wheels)
 
 LOADER = "/lib64/ld-linux-x86-64.so.2"
 SYSTEM_DIRS = ["/usr/lib/x86_64-linux-gnu", "/usr/bin", "/usr/lib/python3/dist-packages",
                "/usr/lib/python3.11/lib-dynload"]
-REQUIREMENTS_FILE = REPO / "bench" / "elf_census_requirements.txt"
 PREFIX = "pfc-"  # renamed DT_NEEDED and new SONAME
 GLIBC = {"libc.so.6", "ld-linux-x86-64.so.2", "libm.so.6", "libpthread.so.0", "libdl.so.2",
          "librt.so.1"}
@@ -459,9 +460,8 @@ def summary(results):
 
 
 def wheel_venv():
-    reqs = [x.strip() for x in REQUIREMENTS_FILE.read_text().splitlines()
-            if x.strip() and not x.startswith("#")]
-    return lib.make_venv("elf-census", reqs)
+    """The corpus's venv (tests/corpus/requirements.txt, the one file of pins)."""
+    return lib.make_venv("corpus", runner.pinned_requirements())
 
 
 def default_dirs():

@@ -130,9 +130,15 @@ int pf_patch_decode(const void *blob, size_t len, pf_patch *out, char *err, size
             goto bad;
         off += e->len;
     }
-    if (off != size || q != end) {
+    if (off != size) {
         pf_seterr(err, errlen, "patch: extents cover %llu bytes, header says %llu",
                   (unsigned long long)off, (unsigned long long)size);
+        pf_patch_free(out);
+        return -1;
+    }
+    if (q != end) {
+        pf_seterr(err, errlen, "patch: %llu bytes after the last of its %u extents",
+                  (unsigned long long)(end - q), count);
         pf_patch_free(out);
         return -1;
     }

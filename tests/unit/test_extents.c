@@ -103,6 +103,16 @@ int main(void) {
     size_t blen;
     uint8_t *blob = pf_pb_finish(&b, &blen);
     CHECK(pf_patch_decode(blob, blen, &q, err, sizeof err) == 0);
+    pf_patch_free(&q);
+    /* bytes after the last extent: refused, and the message says so */
+    uint8_t *longer = malloc(blen + 3);
+    CHECK(longer != NULL);
+    memcpy(longer, blob, blen);
+    memset(longer + blen, 0, 3);
+    CHECK(pf_patch_decode(longer, blen + 3, &q, err, sizeof err) == -1);
+    CHECK(strstr(err, "3 bytes after the last of its 1 extents") != NULL);
+    free(longer);
+    CHECK(pf_patch_decode(blob, blen, &q, err, sizeof err) == 0);
     CHECK(ftruncate(fd, (off_t)(srclen - 20)) == 0);
     uint8_t out[10];
     errno = 0;

@@ -129,8 +129,10 @@ static const char *setup_db(pf_hashcache *hc) {
     sqlite3_finalize(st);
     if (version != 0 && version != SCHEMA_VERSION)
         return "written by another version of pyfarm";
-    /* WAL: readers never wait for the writer, one writer at a time */
+    /* WAL: readers never wait for the writer, one writer at a time; a
+     * power cut may lose the last run's entries, never corrupt the file */
     if (sqlite3_exec(hc->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_exec(hc->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL) != SQLITE_OK ||
         sqlite3_exec(hc->db, SCHEMA, NULL, NULL, NULL) != SQLITE_OK)
         return sqlite3_errmsg(hc->db);
     if (version == 0 &&

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "analyze.h"
+#include "pyfarm/hash.h"
 #include "pyfarm/resolve.h"
 
 /* Host libraries: the glibc family (must match the host's loader in host

@@ -1,7 +1,12 @@
 /* tree.c: write the plan into the catalog's tree: folders implied by the
  * paths, files with their source's identity (size, mtime) and patch, and
  * the sha256 of every output (computed in parallel, through the same
- * content reader that pfmount and pfexport use). */
+ * content reader that pfmount and pfexport use, or taken from the per-user
+ * hash cache when the source has not changed). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -10,32 +15,140 @@
 
 #include "analyze.h"
 #include "pyfarm/content.h"
+#include "pyfarm/hash.h"
+#include "pyfarm/hashcache.h"
 #include "pyfarm/parallel.h"
 
+/* One tree file's hash work: the key its source had when looked up, and
+ * the key seen around the read (kept only when the file held still). */
+typedef struct hash_job {
+    pf_hashkey key;
+    int have_key; /* the source could be stat'ed: the cache may answer */
+    int fresh;    /* hashed in this run, with a key worth keeping */
+} hash_job;
+
+typedef struct hash_ctx {
+    pf_node *nodes;
+    hash_job *jobs;
+    atomic_size_t files_read;
+    atomic_ullong bytes_read;
+} hash_ctx;
+
 static int sha_sink(void *ctx, const void *buf, size_t n) {
-    pf_sha256_update(ctx, buf, n);
+    return pf_sha256_update(ctx, buf, n, NULL, 0);
+}
+
+/* k may be j's own key: the patch's hash is kept across the refill */
+static int stat_key(const pf_node *n, const hash_job *j, pf_hashkey *k) {
+    struct stat st;
+    if (stat(n->source, &st) != 0)
+        return -1;
+    char patch[sizeof k->patch];
+    memcpy(patch, j->key.patch, sizeof patch);
+    pf_hashkey_of(&st, k);
+    memcpy(k->patch, patch, sizeof patch);
     return 0;
 }
 
-static int hash_node(pf_node *n, char *err, size_t errlen) {
-    char hex[65];
-    if (!n->patch) {
-        if (pf_sha256_file(n->source, hex, err, errlen) != 0)
-            return -1;
-    } else {
-        pf_sha256 s;
-        pf_sha256_init(&s);
-        if (pf_content_stream(n, sha_sink, &s, err, errlen) != 0)
-            return -1;
-        pf_sha256_final(&s, hex);
+/* An unpatched file: hashed from one descriptor, its key taken before and
+ * after the read through that descriptor. */
+static int hash_source(pf_node *n, hash_job *j, char hex[65], char *err, size_t errlen) {
+    int fd = open(n->source, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        pf_seterr(err, errlen, "%s: %s", n->source, strerror(errno));
+        return -1;
     }
-    n->sha256 = pf_xstrdup(hex);
+    struct stat a, b;
+    pf_hashkey ka, kb;
+    int r = fstat(fd, &a) == 0 ? pf_sha256_fd(fd, n->source, hex, err, errlen) : -1;
+    if (r == 0 && fstat(fd, &b) == 0) {
+        pf_hashkey_of(&a, &ka);
+        pf_hashkey_of(&b, &kb);
+        j->fresh = pf_hashkey_equal(&ka, &kb);
+        j->key = ka;
+    } else if (r != 0 && err && !*err) {
+        pf_seterr(err, errlen, "%s: %s", n->source, strerror(errno));
+    }
+    close(fd);
+    return r;
+}
+
+/* A patched or generated file: hashed through the content reader, as
+ * pfmount and pfexport will read it. */
+static int hash_composed(pf_node *n, hash_job *j, char hex[65], char *err, size_t errlen) {
+    pf_hashkey before, after;
+    /* keyed only with the patch's own hash (set when the cache is in use) */
+    int keyed = n->source && j->key.patch[0] && stat_key(n, j, &before) == 0;
+    pf_sha256 s;
+    if (pf_sha256_init(&s, err, errlen) != 0)
+        return -1;
+    if (pf_content_stream(n, sha_sink, &s, err, errlen) != 0) {
+        pf_sha256_free(&s);
+        return -1;
+    }
+    if (pf_sha256_final(&s, hex, err, errlen) != 0)
+        return -1;
+    if (keyed && stat_key(n, j, &after) == 0 && pf_hashkey_equal(&before, &after)) {
+        j->key = before;
+        j->fresh = 1;
+    }
     return 0;
 }
 
 static int hash_item(void *ctx, size_t i, char *err, size_t errlen) {
-    pf_node *n = (pf_node *)ctx + i;
-    return n->type == 'f' ? hash_node(n, err, errlen) : 0;
+    hash_ctx *h = ctx;
+    pf_node *n = &h->nodes[i];
+    if (n->type != 'f' || n->sha256)
+        return 0; /* a folder, a link, or answered by the cache */
+    char hex[65];
+    int r = n->patch ? hash_composed(n, &h->jobs[i], hex, err, errlen)
+                     : hash_source(n, &h->jobs[i], hex, err, errlen);
+    if (r != 0)
+        return -1;
+    atomic_fetch_add(&h->files_read, 1);
+    atomic_fetch_add(&h->bytes_read, n->size);
+    n->sha256 = pf_xstrdup(hex);
+    return 0;
+}
+
+/* Look every sourced file up in the hash cache (one thread: the cache's
+ * connection is not shared). */
+static void lookup_cached(pf_hashcache *hc, pf_node *nodes, hash_job *jobs, size_t nn) {
+    for (size_t i = 0; hc && i < nn; i++) {
+        pf_node *n = &nodes[i];
+        if (n->type != 'f' || !n->source)
+            continue;
+        if (n->patch && pf_sha256_buf(n->patch, n->patch_len, jobs[i].key.patch, NULL, 0) != 0)
+            continue;
+        char hex[65];
+        if (stat_key(n, &jobs[i], &jobs[i].key) == 0 && pf_hashcache_get(hc, &jobs[i].key, hex))
+            n->sha256 = pf_xstrdup(hex);
+    }
+}
+
+/* The sha256 of every file: from the per-user cache when the source has
+ * not changed, else read, in parallel on every core. */
+static int hash_tree(pf_node *nodes, size_t nn, char *err, size_t errlen) {
+    hash_ctx h = {.nodes = nodes, .jobs = pf_xcalloc(nn ? nn : 1, sizeof(hash_job))};
+    pf_hashcache *hc = pf_hashcache_open("pfanalyze");
+    lookup_cached(hc, nodes, h.jobs, nn);
+    int r = pf_parallel_for(nn, hash_item, &h, err, errlen);
+    size_t cached = 0, files = 0;
+    for (size_t i = 0; i < nn; i++) {
+        if (nodes[i].type != 'f')
+            continue;
+        files++;
+        if (r == 0 && h.jobs[i].fresh)
+            pf_hashcache_put(hc, &h.jobs[i].key, nodes[i].sha256);
+    }
+    pf_hashcache_close(hc);
+    cached = files - atomic_load(&h.files_read);
+    /* for tests and benchmarks: what the cache saved */
+    if (r == 0 && getenv("PYFARM_HASH_STATS"))
+        fprintf(stderr, "pfanalyze: hash: %zu files, %zu read (%llu bytes), %zu from the cache\n",
+                files, atomic_load(&h.files_read), atomic_load(&h.bytes_read), cached);
+    free(h.jobs);
+    return r;
 }
 
 /* The dependency graph, by dist path (edges recorded before programs moved
@@ -170,8 +283,7 @@ int pf_tree_write(pf_catalog *c, pf_plan *plan, const pf_opts *opts, char *err, 
         }
         nn++;
     }
-    /* hashes, in parallel */
-    if (pf_parallel_for(nn, hash_item, nodes, err, errlen) != 0)
+    if (hash_tree(nodes, nn, err, errlen) != 0)
         goto fail;
     for (size_t i = 0; i < nn; i++) {
         pf_entry *e = i ? pf_strmap_get(&plan->by_dest, nodes[i].path) : NULL;

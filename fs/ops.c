@@ -15,6 +15,7 @@
 #include "pfmount.h"
 #include "pyfarm/catalog.h"
 #include "pyfarm/content.h"
+#include "pyfarm/hash.h"
 #include "pyfarm/strmap.h"
 #include "pyfarm/util.h"
 
@@ -399,20 +400,31 @@ static int verify_hash(pfm_db *d, const pf_node *n, pf_content *c, int64_t *at) 
     if (grow_buf(d, chunk) != 0)
         return -1;
     pf_sha256 h;
-    pf_sha256_init(&h);
+    if (pf_sha256_init(&h, NULL, 0) != 0) {
+        pfm_log_once(n->id, "%s: cannot start sha256 (libcrypto)", n->path);
+        return -1;
+    }
     uint64_t off = 0;
     while (off < n->size) {
         ssize_t r = pf_content_pread(c, d->buf, chunk, off);
         if (r <= 0) {
             pfm_log_once(n->id, "%s: source %s: cannot read for hashing", n->path,
                          n->source ? n->source : "(none)");
+            pf_sha256_free(&h);
             return -1;
         }
-        pf_sha256_update(&h, d->buf, (size_t)r);
+        if (pf_sha256_update(&h, d->buf, (size_t)r, NULL, 0) != 0) {
+            pfm_log_once(n->id, "%s: sha256 failed (libcrypto)", n->path);
+            pf_sha256_free(&h);
+            return -1;
+        }
         off += (uint64_t)r;
     }
     char hex[65];
-    pf_sha256_final(&h, hex);
+    if (pf_sha256_final(&h, hex, NULL, 0) != 0) {
+        pfm_log_once(n->id, "%s: sha256 failed (libcrypto)", n->path);
+        return -1;
+    }
     if (strcmp(hex, n->sha256) != 0) {
         pfm_log_once(n->id, "%s: source %s: content differs from the catalog (sha256)", n->path,
                      n->source ? n->source : "(none)");

@@ -7,12 +7,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
-#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#include "pyfarm/hash.h"
 
 static const char *str_or(const char *s, const char *dflt) {
     return s ? s : dflt;
@@ -245,19 +246,7 @@ int pf_content_sha256_ok(const char *s) {
     return i == 64;
 }
 
-/* SHA-256 through libcrypto (SHA-NI where the CPU has it): verifying every
- * exported byte then costs little next to the copy. */
-static int sha256_final_hex(EVP_MD_CTX *md, char hex[65]) {
-    unsigned char d[EVP_MAX_MD_SIZE];
-    unsigned dl = 0;
-    if (EVP_DigestFinal_ex(md, d, &dl) != 1 || dl != 32)
-        return -1;
-    for (unsigned i = 0; i < dl; i++)
-        snprintf(hex + 2 * i, 3, "%02x", d[i]);
-    return 0;
-}
-
-static int stream_body(const pf_node *n, pf_content *c, EVP_MD_CTX *md, pf_content_sink sink,
+static int stream_body(const pf_node *n, pf_content *c, pf_sha256 *md, pf_content_sink sink,
                        void *ctx, char *err, size_t errlen) {
     const size_t bufsz = 1 << 20;
     uint8_t *buf = pf_xmalloc(bufsz);
@@ -273,7 +262,7 @@ static int stream_body(const pf_node *n, pf_content *c, EVP_MD_CTX *md, pf_conte
             r = -1;
             break;
         }
-        if (md && EVP_DigestUpdate(md, buf, (size_t)k) != 1) {
+        if (md && pf_sha256_update(md, buf, (size_t)k, NULL, 0) != 0) {
             pf_seterr(err, errlen, "%s: sha256 failed", str_or(n->path, "(null)"));
             r = -1;
             break;
@@ -293,20 +282,21 @@ static int stream_body(const pf_node *n, pf_content *c, EVP_MD_CTX *md, pf_conte
 
 int pf_content_stream_from(pf_content *c, const pf_node *n, pf_content_sink sink, void *ctx,
                            char *err, size_t errlen) {
-    EVP_MD_CTX *md = NULL;
+    /* the hash is checked while streaming, so what the sink got is exactly
+     * what the analysis hashed (or the stream fails) */
+    pf_sha256 h = {0}, *md = NULL;
     const char *p = str_or(n->path, "(null)");
     if (n->sha256) {
-        md = EVP_MD_CTX_new();
-        if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+        if (pf_sha256_init(&h, NULL, 0) != 0) {
             pf_seterr(err, errlen, "%s: cannot start sha256 (libcrypto)", p);
-            EVP_MD_CTX_free(md);
             return -1;
         }
+        md = &h;
     }
     int r = stream_body(n, c, md, sink, ctx, err, errlen);
     char hex[65];
     if (!r && md) {
-        if (sha256_final_hex(md, hex) != 0) {
+        if (pf_sha256_final(md, hex, NULL, 0) != 0) {
             pf_seterr(err, errlen, "%s: sha256 failed", p);
             r = -1;
         } else if (strcmp(hex, n->sha256) != 0) {
@@ -315,7 +305,7 @@ int pf_content_stream_from(pf_content *c, const pf_node *n, pf_content_sink sink
             r = -1;
         }
     }
-    EVP_MD_CTX_free(md);
+    pf_sha256_free(&h);
     return r;
 }
 

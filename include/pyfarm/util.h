@@ -56,18 +56,6 @@ int pf_rm_rf(const char *path);
  * be read. */
 int pf_list_dir(const char *dir, pf_strv *names); /* rm -rf: temporary folders on error paths */
 
-/* SHA-256 (used for content hashes and for unique renamed library names). */
-typedef struct pf_sha256 {
-    uint32_t h[8];
-    uint64_t len;
-    uint8_t buf[64];
-    size_t nbuf;
-} pf_sha256;
-void pf_sha256_init(pf_sha256 *s);
-void pf_sha256_update(pf_sha256 *s, const void *data, size_t n);
-void pf_sha256_final(pf_sha256 *s, char hex[65]);
-int pf_sha256_file(const char *path, char hex[65], char *err, size_t errlen);
-
 /* Read a whole (small) file; returns NULL and sets err on failure. */
 char *pf_read_file(const char *path, size_t *len, char *err, size_t errlen);
 

@@ -18,6 +18,7 @@
 
 #include "pyfarm/catalog.h"
 #include "pyfarm/extents.h"
+#include "pyfarm/hash.h"
 #include "pyfarm/util.h"
 
 static pf_catalog *cat;
@@ -140,13 +141,14 @@ static void add_patched(const char *dest, const char *source) {
     /* the output's hash, composed independently of the extents reader */
     pf_sha256 h;
     char hex[65];
-    pf_sha256_init(&h);
-    pf_sha256_update(&h, HEAD, sizeof HEAD - 1);
-    pf_sha256_update(&h, src, half);
-    pf_sha256_update(&h, MID, sizeof MID - 1);
-    pf_sha256_update(&h, src + half, len - half);
-    pf_sha256_update(&h, TAIL, sizeof TAIL - 1);
-    pf_sha256_final(&h, hex);
+    if (pf_sha256_init(&h, NULL, 0) || pf_sha256_update(&h, HEAD, sizeof HEAD - 1, NULL, 0) ||
+        pf_sha256_update(&h, src, half, NULL, 0) ||
+        pf_sha256_update(&h, MID, sizeof MID - 1, NULL, 0) ||
+        pf_sha256_update(&h, src + half, len - half, NULL, 0) ||
+        pf_sha256_update(&h, TAIL, sizeof TAIL - 1, NULL, 0) || pf_sha256_final(&h, hex, NULL, 0)) {
+        fprintf(stderr, "mkcatalog: sha256 failed\n");
+        exit(1);
+    }
     n.sha256 = hex;
     n.size = len + sizeof HEAD - 1 + sizeof MID - 1 + sizeof TAIL - 1;
     add(&n);
@@ -159,11 +161,11 @@ static void add_literal(const char *dest, const char *text) {
     pf_patch_builder b;
     pf_pb_init(&b);
     pf_pb_lit(&b, text, len);
-    pf_sha256 h;
     char hex[65];
-    pf_sha256_init(&h);
-    pf_sha256_update(&h, text, len);
-    pf_sha256_final(&h, hex);
+    if (pf_sha256_buf(text, len, hex, NULL, 0) != 0) {
+        fprintf(stderr, "mkcatalog: sha256 failed\n");
+        exit(1);
+    }
     pf_node n = {.parent = parent_of(dest),
                  .path = (char *)dest,
                  .name = (char *)pf_path_basename(dest),

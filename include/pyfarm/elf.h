@@ -43,7 +43,7 @@ int pf_glibc_vercmp(const char *a, const char *b);
 typedef struct pf_elf_edit {
     const char *rpath;              /* new DT_RPATH; removes DT_RUNPATH. "" removes both */
     int set_rpath;                  /* apply rpath above */
-    const char *soname;             /* new DT_SONAME (only if one exists) */
+    const char *soname;             /* new DT_SONAME (only if one exists; NULL or "": kept) */
     const char *const *needed_from; /* DT_NEEDED renames, parallel arrays */
     const char *const *needed_to;
     size_t n_renames;

@@ -6,6 +6,8 @@
 # (default a temporary folder, printed) and named on stderr.
 #   fuzz/run.sh [-t SECONDS] [-o OUT] [-k] [NAME...]
 #   -k: keep the grown corpus in OUT/corpus/NAME (for fuzz/long-run.sh)
+# FUZZ_SEED (default 1) fixes libFuzzer's random sequence, so that a run is
+# repeatable up to where its time runs out.
 # Names: elf_read elf_patch extents ldcache catalog ingest (default: all).
 # Builds build-fuzz (CC=clang-14, -Dfuzz=true) when it is missing.
 set -uo pipefail
@@ -35,7 +37,7 @@ for n in "${names[@]}"; do
   # detect_leaks: a leak on a bad input is a finding too; rss and time caps
   # turn runaway inputs into findings instead of a stuck CI
   ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1 \
-    nice "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+    nice "$bin" -seed="${FUZZ_SEED:-1}" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
     -print_final_stats=1 -artifact_prefix="$out/artifacts/$n/" "$work" >"$log" 2>&1
   rc=$?
   execs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | awk '{print $2}')

@@ -185,9 +185,14 @@ static int load_headers(img *m) {
             (m->ph[i].p_vaddr >= ADDR_MAX || m->ph[i].p_memsz >= ADDR_MAX ||
              m->ph[i].p_filesz > m->ph[i].p_memsz))
             return fail(m, "corrupt PT_LOAD");
-    /* section headers are optional: the loader never reads them */
-    if (eh->e_shoff && eh->e_shnum && eh->e_shentsize == sizeof(Elf64_Shdr) &&
-        in_file(m, eh->e_shoff, (uint64_t)eh->e_shnum * sizeof(Elf64_Shdr))) {
+    /* section headers are optional (the loader never reads them), but a
+     * table named and not inside the file would, once bytes are appended,
+     * read as whatever the patch put there: refused, like extended
+     * numbering (e_shnum 0 with a table), which no linked object needs */
+    if (eh->e_shoff && (!eh->e_shnum || eh->e_shentsize != sizeof(Elf64_Shdr) ||
+                        !in_file(m, eh->e_shoff, (uint64_t)eh->e_shnum * sizeof(Elf64_Shdr))))
+        return fail(m, "section header table not inside the file");
+    if (eh->e_shoff) {
         m->shnum = eh->e_shnum;
         m->sh = pf_xmalloc(m->shnum * sizeof(Elf64_Shdr));
         memcpy(m->sh, m->p + eh->e_shoff, m->shnum * sizeof(Elf64_Shdr));

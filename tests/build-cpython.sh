@@ -45,15 +45,8 @@ log() { echo "build-cpython: $*" >&2; }
 # what the build needs from the host (only those missing are installed)
 deps=(gcc make dpkg-dev pkg-config libssl-dev zlib1g-dev libffi-dev libsqlite3-dev libbz2-dev
     liblzma-dev uuid-dev libncurses-dev libreadline-dev)
-missing=()
-for p in "${deps[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-    log "installing ${missing[*]}"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+. "$(dirname "$0")/apt-missing.sh"
+apt_missing "${deps[@]}"
 
 mirror=${PYFARM_DEBIAN_MIRROR:-$(cd "$(dirname "$0")/integration" && python3 -c \
     'import pyfarm_testlib as t; print(t.apt_mirror() or "")')}

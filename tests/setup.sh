@@ -8,15 +8,8 @@ pkgs=(meson ninja-build pkg-config gcc libc6-dev binutils libfuse3-dev fuse3 lib
       cppcheck clang-format clang-14 libclang-rt-14-dev xz-utils python3 python3-venv python3-pip
       python3-pytest python3-numpy python3-opencv python3-cryptography python3-certifi
       python3-joblib patchelf ca-certificates)
-missing=()
-for p in "${pkgs[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "setup: installing ${missing[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+. tests/apt-missing.sh
+apt_missing "${pkgs[@]}"
 [ -e /dev/fuse ] || echo "setup: warning: /dev/fuse is missing; pfmount cannot mount here" >&2
 [ -f build/build.ninja ] || meson setup build >/dev/null
 ninja -C build >/dev/null

@@ -27,3 +27,22 @@ def tox_envs():
     """Two environments of one base, like tox's, with overlapping packages
     at different versions."""
     return (lib.make_venv("tox-py-a", ["six==1.15.0"]), lib.make_venv("tox-py-b", ["six==1.16.0"]))
+
+
+def _distro_root(suite, packages=()):
+    root = lib.debootstrap_root(suite, packages)
+    if root is None:
+        pytest.skip(f"debootstrap could not make a {suite} root here (no mirror or no network)")
+    return root
+
+
+@pytest.fixture(scope="session")
+def bullseye():
+    """Debian bullseye (glibc 2.31), minbase, cached."""
+    return _distro_root("bullseye")
+
+
+@pytest.fixture(scope="session")
+def trixie():
+    """Debian trixie (glibc 2.41, Python 3.13 with numpy), cached."""
+    return _distro_root("trixie", ("python3", "python3-numpy"))

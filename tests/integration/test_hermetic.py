@@ -9,29 +9,11 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
-
-from pyfarm_testlib import (BUILD, analyze, debootstrap_root, export, run_empty_root, run_in_root,
+from pyfarm_testlib import (BUILD, analyze, export, run_empty_root, run_in_root,
                             tool_bundle, tree_listing, _bwrap)
 
 APPS = Path(__file__).resolve().parent.parent / "apps"
 DEB_PY = "/usr/bin/python3"
-
-
-@pytest.fixture(scope="module")
-def bullseye():
-    root = debootstrap_root("bullseye")
-    if root is None:
-        pytest.skip("debootstrap could not make a bullseye root here (no mirror or no network)")
-    return root
-
-
-@pytest.fixture(scope="module")
-def trixie():
-    root = debootstrap_root("trixie", ("python3", "python3-numpy"))
-    if root is None:
-        pytest.skip("debootstrap could not make a trixie root here (no mirror or no network)")
-    return root
 
 
 def original(argv):

@@ -233,36 +233,42 @@ void pfm_set_readahead(void) {
     fclose(w);
 }
 
+/* The command line into o and copts; -1 to go on, or the status to exit
+ * with (--help and --version included). */
+static int parse_cmdline(struct fuse_args *args, opts *o, struct fuse_cmdline_opts *copts,
+                         const char *prog) {
+    if (fuse_opt_parse(args, o, opt_spec, opt_proc) != 0)
+        return PF_EXIT_USAGE; /* libfuse said which option */
+    if (fuse_parse_cmdline(args, copts) != 0)
+        return PF_EXIT_USAGE;
+    if (copts->show_help) {
+        usage(prog);
+        fuse_cmdline_help();
+        fuse_lowlevel_help();
+        return PF_EXIT_OK;
+    }
+    if (copts->show_version) {
+        printf("pfmount (pyfarm) %s, libfuse %s\n", PF_VERSION, fuse_pkgversion());
+        return PF_EXIT_OK;
+    }
+    if (!o->catalog || !copts->mountpoint) {
+        fprintf(stderr, "usage: %s CATALOG MOUNTPOINT [-f] [-o OPTIONS] (-h for help)\n", prog);
+        return PF_EXIT_USAGE;
+    }
+    return check_values(o);
+}
+
 int main(int argc, char **argv) {
     struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
     opts o = {.timeout = 86400, .readahead_kb = 1024};
     struct fuse_cmdline_opts copts;
     memset(&copts, 0, sizeof copts);
-    int ret = 1;
     struct fuse_session *se = NULL;
     char *mount_opts = NULL;
 
-    if (fuse_opt_parse(&args, &o, opt_spec, opt_proc) != 0)
-        return PF_EXIT_USAGE; /* libfuse said which option */
-    if (fuse_parse_cmdline(&args, &copts) != 0)
-        return PF_EXIT_USAGE;
-    if (copts.show_help) {
-        usage(argv[0]);
-        fuse_cmdline_help();
-        fuse_lowlevel_help();
-        return 0;
-    }
-    if (copts.show_version) {
-        printf("pfmount (pyfarm) %s, libfuse %s\n", PF_VERSION, fuse_pkgversion());
-        return PF_EXIT_OK;
-    }
-    if (!o.catalog || !copts.mountpoint) {
-        fprintf(stderr, "usage: %s CATALOG MOUNTPOINT [-f] [-o OPTIONS] (-h for help)\n", argv[0]);
-        return PF_EXIT_USAGE;
-    }
-    ret = check_values(&o);
+    int ret = parse_cmdline(&args, &o, &copts, argv[0]);
     if (ret >= 0)
-        goto out;
+        goto out;        /* what was parsed is freed there */
     ret = PF_EXIT_USAGE; /* until the catalog is known good */
     pfm.verify_hash = o.verify && strcmp(o.verify, "hash") == 0;
     pfm.timeout = o.timeout;

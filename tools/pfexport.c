@@ -555,10 +555,15 @@ static int parse_args(int argc, char **argv, cli *o) {
 /* The output's form from its name (docs/user-guide.md "Output forms"):
  * 1 archive, 0 folder, -1 refused (said why). */
 static int output_form(const char *given, const char *out) {
-    if (ends_with(out, ".tar.zst") || ends_with(out, ".tzst"))
-        return 1;
+    int slash = ends_with(given, "/");
+    if (ends_with(out, ".tar.zst") || ends_with(out, ".tzst")) {
+        if (!slash)
+            return 1;
+        fprintf(stderr, "pfexport: %s: an archive's name with a trailing '/' (a folder?)\n", given);
+        return -1;
+    }
     struct stat st;
-    if (ends_with(given, "/") || (stat(out, &st) == 0 && S_ISDIR(st.st_mode)))
+    if (slash || (stat(out, &st) == 0 && S_ISDIR(st.st_mode)))
         return 0;
     const char *base = pf_path_basename(out), *dot = strrchr(base, '.');
     if (!dot || dot == base) /* "dist", ".hidden": no suffix */

@@ -102,11 +102,12 @@ def test_bad_option_value_refused_in_one_line(tmp_path, catalogs, argv, said):
     assert sorted(os.listdir(tmp_path)) == before  # nothing written, no catalog made
 
 
-@pytest.mark.parametrize("name", ["out.tar.gz", "out.zip", "out.tar", "dist-1.2"])
+@pytest.mark.parametrize("name", ["out.tar.gz", "out.zip", "out.tar", "dist-1.2", "x.tar.zst/"])
 def test_unknown_output_suffix_refused_nothing_written(tmp_path, catalogs, name):
-    r = run(tool("pfexport"), catalogs["host"], tmp_path / name)
+    r = run(tool("pfexport"), catalogs["host"], f"{tmp_path}/{name}")
     assert r.returncode == USAGE, r.stderr
-    assert len(lines(r.stderr)) == 1 and "unknown output form" in r.stderr, r.stderr
+    said = "trailing '/'" if name.endswith("/") else "unknown output form"
+    assert len(lines(r.stderr)) == 1 and said in r.stderr, r.stderr
     assert os.listdir(tmp_path) == []
 
 

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "analyze.h"
+#include "pyfarm/cli.h"
 #include "pyfarm/runlock.h"
 
 extern const unsigned char pf_tracer_py[];
@@ -24,8 +25,8 @@ static void usage(FILE *fp) {
           "       pfanalyze -c CATALOG --reanalyze [OPTIONS]\n"
           "Runs COMMAND, traces every Python process it starts, and records the closure and\n"
           "the dist tree in CATALOG (runs accumulate). Every item of the trace must be\n"
-          "accounted for. Exit status: 0 ok, 1 analysis failed (catalog unchanged), 2 usage,\n"
-          "3 analyzed but COMMAND failed, 127 COMMAND not found.\n"
+          "accounted for. Exit status: 0 ok, 1 analysis failed (catalog unchanged), 2 usage\n"
+          "or unusable catalog, 3 analyzed but COMMAND failed, 127 COMMAND not found.\n"
           "  --env PREFIX            analyze the processes of this environment (sys.prefix)\n"
           "  --include-module NAME   --exclude-module NAME\n"
           "  --include-dist NAME     --exclude-dist NAME\n"
@@ -37,7 +38,9 @@ static void usage(FILE *fp) {
           "host's\n"
           "  --max-glibc X.Y         fail if a bundled file needs a newer glibc\n"
           "  --allow-missing         warn, instead of failing, on what the dist lacks\n"
-          "  -q, --quiet\n",
+          "  -q, --quiet\n"
+          "  -h, --help              this help\n"
+          "  -V, --version           pyfarm's version\n",
           fp);
 }
 
@@ -259,12 +262,29 @@ static void vpush(pf_strv *v, const char *s) {
 /* Exit statuses (docs/user-guide.md): an analysis failure is never hidden
  * behind the app's status. */
 enum {
-    EXIT_OK = 0,          /* analysis done; the app exited 0 */
-    EXIT_ANALYSIS = 1,    /* analysis failed: the catalog is as it was */
-    EXIT_USAGE = 2,       /* bad options or an unusable catalog: nothing ran */
-    EXIT_APP = 3,         /* analysis done; the app exited non-zero or was killed */
-    EXIT_NOT_FOUND = 127, /* COMMAND not found */
+    EXIT_OK = PF_EXIT_OK,               /* analysis done; the app exited 0 */
+    EXIT_ANALYSIS = PF_EXIT_FAIL,       /* analysis failed: the catalog is as it was */
+    EXIT_USAGE = PF_EXIT_USAGE,         /* bad options or an unusable catalog: nothing ran */
+    EXIT_APP = PF_EXIT_APP,             /* analysis done; the app exited non-zero or was killed */
+    EXIT_NOT_FOUND = PF_EXIT_NOT_FOUND, /* COMMAND not found */
 };
+
+/* --max-glibc X.Y: two or three dot-separated numbers, as GLIBC_X.Y. */
+static int valid_glibc_version(const char *s) {
+    int parts = 0;
+    while (*s) {
+        if (*s < '0' || *s > '9')
+            return 0;
+        while (*s >= '0' && *s <= '9')
+            s++;
+        parts++;
+        if (*s == '.' && s[1])
+            s++;
+        else if (*s)
+            return 0;
+    }
+    return parts >= 2 && parts <= 3;
+}
 
 static void free_opts(pf_opts *o) {
     free(o->catalog_real);
@@ -314,6 +334,7 @@ static int parse_args(int argc, char **argv, pf_opts *o, const char **glibc) {
                                        {"glibc", required_argument, 0, O_GL},
                                        {"quiet", no_argument, 0, 'q'},
                                        {"help", no_argument, 0, 'h'},
+                                       {"version", no_argument, 0, 'V'},
                                        {0, 0, 0, 0}};
     pf_strv *lists[] = {[O_IM - O_IM] = &o->include_modules, [O_EM - O_IM] = &o->exclude_modules,
                         [O_ID - O_IM] = &o->include_dists,   [O_ED - O_IM] = &o->exclude_dists,
@@ -321,7 +342,7 @@ static int parse_args(int argc, char **argv, pf_opts *o, const char **glibc) {
                         [O_IF - O_IM] = &o->include_files,   [O_EF - O_IM] = &o->exclude_files,
                         [O_HL - O_IM] = &o->host_libs,       [O_BL - O_IM] = &o->bundle_libs};
     int ch;
-    while ((ch = getopt_long(argc, argv, "+c:qh", lo, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "+c:qhV", lo, NULL)) != -1) {
         if (ch >= O_IM && ch <= O_BL) {
             vpush(lists[ch - O_IM], optarg);
             continue;
@@ -336,10 +357,17 @@ static int parse_args(int argc, char **argv, pf_opts *o, const char **glibc) {
         case 'h':
             usage(stdout);
             return EXIT_OK;
+        case 'V':
+            return pf_cli_version("pfanalyze");
         case O_ENV:
             o->env = optarg;
             break;
         case O_MG:
+            if (!valid_glibc_version(optarg)) {
+                fprintf(stderr, "pfanalyze: --max-glibc %s: expected a glibc version like 2.31\n",
+                        optarg);
+                return EXIT_USAGE;
+            }
             o->max_glibc = optarg;
             break;
         case O_AM:
@@ -616,6 +644,11 @@ int main(int argc, char **argv) {
     int exists = access(o.catalog ? o.catalog : "", F_OK) == 0;
     if (rc < 0 && exists && !catalog_usable(o.catalog))
         rc = EXIT_USAGE;
+    if (rc < 0 && !exists && o.no_trace) {
+        fprintf(stderr, "pfanalyze: %s: no such catalog (--reanalyze needs one that holds runs)\n",
+                o.catalog);
+        rc = EXIT_USAGE;
+    }
     if (rc < 0 && !o.no_trace && !find_in_path(cmd[0])) {
         fprintf(stderr, "pfanalyze: %s: command not found\n", cmd[0]);
         rc = EXIT_NOT_FOUND;

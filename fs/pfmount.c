@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 
 #include "pfmount.h"
 #include "pyfarm/catalog.h"
+#include "pyfarm/cli.h"
 #include "pyfarm/util.h"
 
 pfm_config pfm = {.log_fd = 2, .catalog_fd = -1};
@@ -57,8 +59,78 @@ static void usage(const char *prog) {
            "    -o allow_other         let other users in (each file still only to users\n"
            "                           who may read its source; see docs/pfmount.md)\n"
            "    -o private             the default (kept for old command lines)\n"
-           "Unmount with fusermount3 -u MOUNTPOINT, SIGTERM or SIGINT.\n\n",
+           "Unmount with fusermount3 -u MOUNTPOINT, SIGTERM or SIGINT.\n"
+           "Exit status: 0 ok, 1 mount failed, 2 usage or unusable catalog.\n\n",
            prog);
+}
+
+/* A mount point as /proc/self/mountinfo spells it (blanks and backslashes
+ * as \ooo octal). */
+static void mountinfo_escape(const char *mnt, char *esc, size_t len) {
+    size_t k = 0;
+    for (const char *s = mnt; *s && k + 5 < len; s++) {
+        if (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\\')
+            k += (size_t)snprintf(esc + k, len - k, "\\%03o", (unsigned char)*s);
+        else
+            esc[k++] = *s;
+    }
+    esc[k] = 0;
+}
+
+/* The type and source of the topmost mount at mnt (an absolute, resolved
+ * path), or 0 when nothing is mounted there. */
+static int mounted_at(const char *mnt, char *type, char *source, size_t len) {
+    FILE *f = fopen("/proc/self/mountinfo", "r");
+    if (!f)
+        return 0;
+    char line[8192], esc[4096];
+    mountinfo_escape(mnt, esc, sizeof esc);
+    int found = 0;
+    while (fgets(line, sizeof line, f)) {
+        char mp[4096], t[256], src[4096];
+        const char *dash = strstr(line, " - ");
+        if (sscanf(line, "%*u %*u %*s %*s %4095s", mp) != 1 || !dash ||
+            sscanf(dash + 3, "%255s %4095s", t, src) != 2 || strcmp(mp, esc) != 0)
+            continue;
+        snprintf(type, len, "%s", t); /* the last one is on top */
+        snprintf(source, len, "%s", src);
+        found = 1;
+    }
+    fclose(f);
+    return found;
+}
+
+/* -o values that parse but make no sense; the status to exit with, or -1. */
+static int check_values(const opts *o) {
+    if (o->verify && strcmp(o->verify, "hash") != 0 && strcmp(o->verify, "stat") != 0) {
+        fprintf(stderr, "pfmount: -o verify=%s: expected hash or stat\n", o->verify);
+        return PF_EXIT_USAGE;
+    }
+    if (!isfinite(o->timeout) || o->timeout < 0) {
+        fprintf(stderr, "pfmount: -o timeout=%g: expected seconds, 0 or more\n", o->timeout);
+        return PF_EXIT_USAGE;
+    }
+    if (o->readahead_kb > 1048576) {
+        fprintf(stderr, "pfmount: -o readahead=%u: expected KB, at most 1048576\n",
+                o->readahead_kb);
+        return PF_EXIT_USAGE;
+    }
+    return -1;
+}
+
+/* A second pfmount on a mount point would stack over the first one. */
+static int already_mounted(const char *mountpoint) {
+    char *real = realpath(mountpoint, NULL);
+    if (!real)
+        return 0; /* fuse_session_mount says why */
+    char type[4096], source[4096];
+    int r = mounted_at(real, type, source, sizeof type) && strcmp(type, "fuse.pyfarm") == 0;
+    if (r)
+        fprintf(stderr,
+                "pfmount: %s: %s is already mounted here (unmount it first: fusermount3 -u %s)\n",
+                mountpoint, source, mountpoint);
+    free(real);
+    return r;
 }
 
 /* Facts the operations need that would otherwise cost a query per call:
@@ -145,14 +217,7 @@ void pfm_set_readahead(void) {
             continue;
         /* mountinfo escapes blanks as \040; compare the escaped form. */
         char esc[4096];
-        size_t k = 0;
-        for (const char *s = mnt; *s && k + 5 < sizeof esc; s++) {
-            if (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\\')
-                k += (size_t)snprintf(esc + k, sizeof esc - k, "\\%03o", (unsigned char)*s);
-            else
-                esc[k++] = *s;
-        }
-        esc[k] = 0;
+        mountinfo_escape(mnt, esc, sizeof esc);
         if (strcmp(mp, esc) == 0)
             snprintf(dev, sizeof dev, "%s", devno); /* the last one is ours */
     }
@@ -168,37 +233,43 @@ void pfm_set_readahead(void) {
     fclose(w);
 }
 
+/* The command line into o and copts; -1 to go on, or the status to exit
+ * with (--help and --version included). */
+static int parse_cmdline(struct fuse_args *args, opts *o, struct fuse_cmdline_opts *copts,
+                         const char *prog) {
+    if (fuse_opt_parse(args, o, opt_spec, opt_proc) != 0)
+        return PF_EXIT_USAGE; /* libfuse said which option */
+    if (fuse_parse_cmdline(args, copts) != 0)
+        return PF_EXIT_USAGE;
+    if (copts->show_help) {
+        usage(prog);
+        fuse_cmdline_help();
+        fuse_lowlevel_help();
+        return PF_EXIT_OK;
+    }
+    if (copts->show_version) {
+        printf("pfmount (pyfarm) %s, libfuse %s\n", PF_VERSION, fuse_pkgversion());
+        return PF_EXIT_OK;
+    }
+    if (!o->catalog || !copts->mountpoint) {
+        fprintf(stderr, "usage: %s CATALOG MOUNTPOINT [-f] [-o OPTIONS] (-h for help)\n", prog);
+        return PF_EXIT_USAGE;
+    }
+    return check_values(o);
+}
+
 int main(int argc, char **argv) {
     struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
     opts o = {.timeout = 86400, .readahead_kb = 1024};
     struct fuse_cmdline_opts copts;
     memset(&copts, 0, sizeof copts);
-    int ret = 1;
     struct fuse_session *se = NULL;
     char *mount_opts = NULL;
 
-    if (fuse_opt_parse(&args, &o, opt_spec, opt_proc) != 0)
-        return 1;
-    if (fuse_parse_cmdline(&args, &copts) != 0)
-        return 1;
-    if (copts.show_help) {
-        usage(argv[0]);
-        fuse_cmdline_help();
-        fuse_lowlevel_help();
-        return 0;
-    }
-    if (copts.show_version) {
-        printf("pfmount 0.1.0, libfuse %s\n", fuse_pkgversion());
-        return 0;
-    }
-    if (!o.catalog || !copts.mountpoint) {
-        fprintf(stderr, "usage: %s CATALOG MOUNTPOINT [-f] [-o OPTIONS] (-h for help)\n", argv[0]);
-        return 1;
-    }
-    if (o.verify && strcmp(o.verify, "hash") != 0 && strcmp(o.verify, "stat") != 0) {
-        fprintf(stderr, "pfmount: -o verify=%s: expected hash or stat\n", o.verify);
-        return 1;
-    }
+    int ret = parse_cmdline(&args, &o, &copts, argv[0]);
+    if (ret >= 0)
+        goto out;        /* what was parsed is freed there */
+    ret = PF_EXIT_USAGE; /* until the catalog is known good */
     pfm.verify_hash = o.verify && strcmp(o.verify, "hash") == 0;
     pfm.timeout = o.timeout;
     pfm.readahead_kb = o.readahead_kb;
@@ -231,6 +302,9 @@ int main(int argc, char **argv) {
         fprintf(stderr, "pfmount: %s\n", err);
         goto out;
     }
+    ret = PF_EXIT_FAIL;
+    if (already_mounted(copts.mountpoint))
+        goto out;
 
     /* Read-only; permissions checked by the kernel against the catalog's
      * modes. allow_other only when asked (-o allow_other): then ops.c

@@ -25,6 +25,7 @@
 
 #include "archive.h"
 #include "pyfarm/catalog.h"
+#include "pyfarm/cli.h"
 #include "pyfarm/content.h"
 #include "pyfarm/parallel.h"
 #include "pyfarm/runlock.h"
@@ -398,12 +399,14 @@ static int check_catalog_file(const char *cat, char *err, size_t errlen) {
     return 0;
 }
 
+/* -2 when the catalog cannot be used at all (PF_EXIT_USAGE), -1 when its
+ * tree cannot be exported. */
 static int load_tree(const char *cat, nodes *ns, char *err, size_t errlen) {
     if (check_catalog_file(cat, err, errlen) != 0)
-        return -1;
+        return -2;
     pf_catalog *c;
     if (pf_catalog_open(cat, 0, &c, err, errlen) != 0)
-        return -1;
+        return -2;
     int r = pf_tree_each(c, -1, collect, ns);
     if (r != 0 || ns->n == 0) {
         if (r != 0)
@@ -490,56 +493,126 @@ static void report(const nodes *ns, const char *out, const struct timespec *t0) 
 }
 
 static const char USAGE[] =
-    "usage: pfexport [--force] [--keep-setuid] [--level N] CATALOG DIR|OUT.tar.zst\n";
+    "usage: pfexport [--force] [--keep-setuid] [--level N] CATALOG DIR|OUT.tar.zst\n"
+    "Writes the dist of CATALOG as a folder or as a deterministic archive.\n"
+    "The output's form is chosen by its name: OUT.tar.zst or OUT.tzst is an archive;\n"
+    "DIR is a folder when it exists as one, ends in '/', or has no '.suffix'; any\n"
+    "other suffix (out.tar.gz, out.zip, ...) is refused.\n"
+    "Exit status: 0 ok, 1 export failed (nothing written), 2 usage or unusable catalog.\n"
+    "  -f, --force        replace an existing output\n"
+    "      --keep-setuid  keep setuid/setgid/sticky bits (masked to 0777 otherwise)\n"
+    "  -l, --level N      zstd level of an archive, 1 to 19 (default 3)\n"
+    "  -h, --help         this help\n"
+    "  -V, --version      pyfarm's version\n";
 
-int main(int argc, char **argv) {
-    int force = 0, level = 3, keep_setuid = 0;
-    static const struct option lo[] = {{"force", no_argument, 0, 'f'},
-                                       {"keep-setuid", no_argument, 0, 'S'},
-                                       {"level", required_argument, 0, 'l'},
-                                       {"help", no_argument, 0, 'h'},
-                                       {0, 0, 0, 0}};
+/* --level N: an integer from 1 to 19 (zstd's levels without --ultra). */
+static int parse_level(const char *s, int *level) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < 1 || v > 19) {
+        fprintf(stderr, "pfexport: --level %s: expected a zstd level from 1 to 19\n", s);
+        return -1;
+    }
+    *level = (int)v;
+    return 0;
+}
+
+typedef struct cli {
+    int force, level, keep_setuid, level_given;
+} cli;
+
+/* Options into o; -1 to go on, or the status to exit with. */
+static int parse_args(int argc, char **argv, cli *o) {
+    static const struct option lo[] = {
+        {"force", no_argument, 0, 'f'},       {"keep-setuid", no_argument, 0, 'S'},
+        {"level", required_argument, 0, 'l'}, {"help", no_argument, 0, 'h'},
+        {"version", no_argument, 0, 'V'},     {0, 0, 0, 0}};
     int ch;
-    while ((ch = getopt_long(argc, argv, "fl:h", lo, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "fl:hV", lo, NULL)) != -1) {
         if (ch == 'f')
-            force = 1;
+            o->force = 1;
         else if (ch == 'S')
-            keep_setuid = 1;
-        else if (ch == 'l')
-            level = atoi(optarg);
+            o->keep_setuid = 1;
+        else if (ch == 'l') {
+            if (parse_level(optarg, &o->level) != 0)
+                return PF_EXIT_USAGE;
+            o->level_given = 1;
+        } else if (ch == 'V')
+            return pf_cli_version("pfexport");
         else {
             fputs(USAGE, ch == 'h' ? stdout : stderr);
-            return ch == 'h' ? 0 : 2;
+            return ch == 'h' ? PF_EXIT_OK : PF_EXIT_USAGE;
         }
     }
     if (argc - optind != 2) {
         fputs(USAGE, stderr);
-        return 2;
+        return PF_EXIT_USAGE;
     }
+    return -1;
+}
+
+/* The output's form from its name (docs/user-guide.md "Output forms"):
+ * 1 archive, 0 folder, -1 refused (said why). */
+static int output_form(const char *given, const char *out) {
+    int slash = ends_with(given, "/");
+    if (ends_with(out, ".tar.zst") || ends_with(out, ".tzst")) {
+        if (!slash)
+            return 1;
+        fprintf(stderr, "pfexport: %s: an archive's name with a trailing '/' (a folder?)\n", given);
+        return -1;
+    }
+    struct stat st;
+    if (slash || (stat(out, &st) == 0 && S_ISDIR(st.st_mode)))
+        return 0;
+    const char *base = pf_path_basename(out), *dot = strrchr(base, '.');
+    if (!dot || dot == base) /* "dist", ".hidden": no suffix */
+        return 0;
+    fprintf(stderr,
+            "pfexport: %s: unknown output form '%s' (write OUT.tar.zst or OUT.tzst for an "
+            "archive; a folder is an existing folder, a name ending in '/', or a name without a "
+            "suffix)\n",
+            given, dot);
+    return -1;
+}
+
+int main(int argc, char **argv) {
+    cli o = {.level = 3};
+    int rc = parse_args(argc, argv, &o);
+    if (rc >= 0)
+        return rc;
     const char *cat = argv[optind];
     char *out = pf_xstrdup(argv[optind + 1]);
     for (size_t n = strlen(out); n > 1 && out[n - 1] == '/'; n--)
         out[n - 1] = '\0'; /* "dist/" names the folder dist: its temporary sits beside it */
     char err[PF_ERRLEN];
-    int archive = ends_with(out, ".tar.zst") || ends_with(out, ".tzst");
+    int archive = output_form(argv[optind + 1], out);
+    if (archive < 0 || (!archive && o.level_given)) {
+        if (archive == 0)
+            fprintf(stderr, "pfexport: --level: %s is a folder; only archives are compressed\n",
+                    argv[optind + 1]);
+        free(out);
+        return PF_EXIT_USAGE;
+    }
     struct stat st;
-    if (!force && stat(out, &st) == 0) {
+    if (!o.force && stat(out, &st) == 0) {
         if (archive || !S_ISDIR(st.st_mode) || is_empty_dir(out) != 1) {
             fprintf(stderr, "pfexport: %s: exists%s (use --force to replace it)\n", out,
                     archive || !S_ISDIR(st.st_mode) ? "" : " and is not empty");
             free(out);
-            return 1;
+            return PF_EXIT_FAIL;
         }
     }
-    nodes ns = {.mode_mask = keep_setuid ? 07777 : 0777};
-    int r = load_tree(cat, &ns, err, sizeof err) == 0 ? 0 : -2; /* -2: nothing to remove */
+    nodes ns = {.mode_mask = o.keep_setuid ? 07777 : 0777};
+    int lt = load_tree(cat, &ns, err, sizeof err);
+    int r = lt == 0 ? 0 : -2; /* -2: nothing to remove */
     pf_run_signals_install(); /* the temporary goes on exit, Ctrl-C and SIGTERM */
     pf_run_clean_stale(out, "pfexport");
     char *tmp = pf_xasprintf("%s.tmp-%d", out, (int)getpid());
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     if (r == 0)
-        r = archive ? write_tar(&ns, tmp, level, err, sizeof err)
+        r = archive ? write_tar(&ns, tmp, o.level, err, sizeof err)
                     : write_folder(&ns, tmp, out, err, sizeof err);
     if (r == 0)
         r = put_in_place(tmp, out, err, sizeof err);
@@ -557,5 +630,5 @@ int main(int argc, char **argv) {
     pf_roots_free(&ns.roots);
     free(tmp);
     free(out);
-    return r ? 1 : 0;
+    return lt == -2 ? PF_EXIT_USAGE : r ? PF_EXIT_FAIL : PF_EXIT_OK;
 }

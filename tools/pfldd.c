@@ -12,24 +12,31 @@
  *   pfldd --info FILE...      the ELF model, one "key: value" per line
  *   pfldd --dump-cache [CACHE] ld.so.cache entries, like ldconfig -p
  *
- * Exit status: 0, 1 when a name was not found, 2 on errors. */
+ *   pfldd --help | --version
+ *
+ * Exit status (include/pyfarm/cli.h): 0, 1 when a name was not found, 2 on
+ * usage errors and unreadable files. */
 #include <elf.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "pyfarm/cli.h"
 #include "pyfarm/elf.h"
 #include "pyfarm/ldcache.h"
 #include "pyfarm/resolve.h"
 
 #define DEFAULT_RTLD "/lib64/ld-linux-x86-64.so.2"
 
+static const char USAGE[] = "usage: pfldd [--ld-library-path P] [--exec] [--inhibit-cache] "
+                            "[--ld-so-cache C] [--dlopen-from EXE] FILE...\n"
+                            "       pfldd --info FILE...\n"
+                            "       pfldd --dump-cache [CACHE]\n"
+                            "       pfldd --help | --version\n";
+
 static void usage(void) {
-    fprintf(stderr, "usage: pfldd [--ld-library-path P] [--exec] [--inhibit-cache] "
-                    "[--ld-so-cache C] [--dlopen-from EXE] FILE...\n"
-                    "       pfldd --info FILE...\n"
-                    "       pfldd --dump-cache [CACHE]\n");
-    exit(2);
+    fputs(USAGE, stderr);
+    exit(PF_EXIT_USAGE);
 }
 
 static void print_list(const char *key, const pf_strv *sv) {
@@ -131,6 +138,12 @@ int main(int argc, char **argv) {
     const char *dlopen_from = NULL;
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(USAGE, stdout);
+            return PF_EXIT_OK;
+        }
+        if (strcmp(argv[i], "--version") == 0 || strcmp(argv[i], "-V") == 0)
+            return pf_cli_version("pfldd");
         if (strcmp(argv[i], "--info") == 0)
             return argc - i - 1 > 0 ? cmd_info(argc - i - 1, argv + i + 1) : (usage(), 2);
         if (strcmp(argv[i], "--dump-cache") == 0)

@@ -82,9 +82,9 @@ def refuses(catalog, *needles, tools=("pfmount", "pfexport"), timeout=30):
         if t == "pfexport" and not os.path.exists(PFEXPORT):
             continue
         out = Path(str(catalog) + ".out")
-        mnt = Path(str(catalog) + ".mnt")
+        mnt = Path(str(catalog) + ".mnt")  # out: a folder by its trailing slash (pfexport)
         mnt.mkdir(exist_ok=True)
-        argv = [PFMOUNT, str(catalog), str(mnt), "-f"] if t == "pfmount" else [PFEXPORT, str(catalog), str(out)]
+        argv = [PFMOUNT, str(catalog), str(mnt), "-f"] if t == "pfmount" else [PFEXPORT, str(catalog), f"{out}/"]
         t0 = time.monotonic()
         try:
             r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)

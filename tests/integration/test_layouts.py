@@ -121,7 +121,7 @@ def test_venv_inside_the_project(tmp_path, venv_dir):
     proj = project("venvapp" + venv_dir.replace(".", "dot"), "layout_venvapp", venv_dir, [NUMPY])
     argv = [str(proj / venv_dir / "bin" / "python"), str(proj / "app.py"), "a", "b"]
     want = source_run(argv)
-    dist = analyze_export(tmp_path, "venv" + venv_dir, argv)
+    dist = analyze_export(tmp_path, "venv" + venv_dir.replace(".", "dot"), argv)
     assert run_dist(dist, ["a", "b"]) == want
     assert site_has(dist, "numpy/__init__.py"), "the venv's site-packages must come along"
     assert (dist / "app" / "helpers" / "__init__.py").exists()

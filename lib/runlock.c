@@ -142,6 +142,9 @@ void pf_run_child_ended(void) {
 }
 
 static int add_path(const char *path) {
+    for (int i = 0; i < g_nheld; i++) /* registered already (before it was made) */
+        if (g_held[i].used && strcmp(g_held[i].path, path) == 0)
+            return 0;
     if (g_nheld >= MAX_HELD || strlen(path) >= PATH_MAX) {
         errno = ENAMETOOLONG;
         return -1;

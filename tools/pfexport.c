@@ -609,6 +609,11 @@ int main(int argc, char **argv) {
     pf_run_signals_install(); /* the temporary goes on exit, Ctrl-C and SIGTERM */
     pf_run_clean_stale(out, "pfexport");
     char *tmp = pf_xasprintf("%s.tmp-%d", out, (int)getpid());
+    /* registered before it exists: a signal as soon as it is made removes it */
+    if (r == 0 && pf_run_cleanup_add(tmp, 0) != 0) {
+        pf_seterr(err, sizeof err, "%s: %s", out, strerror(errno));
+        r = -2;
+    }
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     if (r == 0)

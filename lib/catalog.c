@@ -202,7 +202,14 @@ int pf_catalog_open_file(const char *path, char *err, size_t errlen) {
         return -1;
     }
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        pf_seterr(err, errlen, "%s: %s", path, strerror(e));
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
         pf_seterr(err, errlen, "%s: not a pyfarm catalog (%s)", path,
                   S_ISDIR(st.st_mode)    ? "a folder"
                   : S_ISFIFO(st.st_mode) ? "a FIFO"
@@ -334,16 +341,20 @@ char *pf_catalog_meta_get(pf_catalog *c, const char *key) {
     return v;
 }
 
-int pf_catalog_meta_set(pf_catalog *c, const char *key, const char *value) {
+/* One statement with two text parameters, run once: 0 when it completed. */
+static int exec_text2(pf_catalog *c, const char *sql, const char *a, const char *b) {
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(c->db, "INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)", -1, &st,
-                           NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK)
         return -1;
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, b, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int pf_catalog_meta_set(pf_catalog *c, const char *key, const char *value) {
+    return exec_text2(c, "INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)", key, value);
 }
 
 void pf_node_free(pf_node *n) {
@@ -469,15 +480,7 @@ static int root_covers(pf_catalog *c, const char *path) {
 }
 
 int pf_root_add(pf_catalog *c, const char *path, const char *kind) {
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(c->db, "INSERT OR IGNORE INTO roots(path, kind) VALUES(?, ?)", -1, &st,
-                           NULL) != SQLITE_OK)
-        return -1;
-    sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : -1;
+    return exec_text2(c, "INSERT OR IGNORE INTO roots(path, kind) VALUES(?, ?)", path, kind);
 }
 
 /* The folder of a source, declared unless a root covers it already. */

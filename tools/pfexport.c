@@ -381,30 +381,10 @@ static int ends_with(const char *s, const char *suf) {
     return a >= b && strcmp(s + a - b, suf) == 0;
 }
 
-/* The catalog must be a regular file: SQLite would block on a FIFO and
- * report a folder as "disk I/O error". */
-static int check_catalog_file(const char *cat, char *err, size_t errlen) {
-    struct stat st;
-    if (stat(cat, &st) != 0) {
-        pf_seterr(err, errlen, "%s: %s", cat, strerror(errno));
-        return -1;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        pf_seterr(err, errlen, "%s: not a pyfarm catalog (%s, not a regular file)", cat,
-                  S_ISDIR(st.st_mode)    ? "a folder"
-                  : S_ISFIFO(st.st_mode) ? "a FIFO"
-                                         : "special");
-        return -1;
-    }
-    return 0;
-}
-
 /* -2 when the catalog cannot be used at all (PF_EXIT_USAGE), -1 when its
  * tree cannot be exported. */
 static int load_tree(const char *cat, nodes *ns, char *err, size_t errlen) {
-    if (check_catalog_file(cat, err, errlen) != 0)
-        return -2;
-    pf_catalog *c;
+    pf_catalog *c; /* refuses a folder, a FIFO or a device before SQLite sees it */
     if (pf_catalog_open(cat, 0, &c, err, errlen) != 0)
         return -2;
     int r = pf_tree_each(c, -1, collect, ns);

@@ -168,12 +168,7 @@ static void compute_must(acct *a, pf_proc **procs, size_t n, pf_strmap *must, in
             pf_strv_push(&queue, v->v[k]);
     }
     *all = !active;
-    for (size_t i = 0; i < edges.cap; i++)
-        if (edges.keys[i]) {
-            pf_strv_free(edges.vals[i]);
-            free(edges.vals[i]);
-        }
-    pf_strmap_free(&edges);
+    pf_strmap_free_with(&edges, pf_strv_destroy);
     pf_strv_free(&queue);
 }
 
@@ -587,12 +582,7 @@ int pf_account(pf_plan *plan, pf_facts *f, pf_proc **procs, size_t nprocs, const
                   a.problems.n, a.problems.n == 1 ? "" : "s", a.problems.n == 1 ? "is" : "are");
         r = -1;
     }
-    for (size_t i = 0; i < a.dests.cap; i++)
-        if (a.dests.keys[i]) {
-            pf_strv_free(a.dests.vals[i]);
-            free(a.dests.vals[i]);
-        }
-    pf_strmap_free(&a.dests);
+    pf_strmap_free_with(&a.dests, pf_strv_destroy);
     pf_strmap_free(&a.seen);
     pf_strv_free(&a.roots);
     pf_strv_free(&a.env_roots);

@@ -269,13 +269,6 @@ int pf_facts_load(pf_catalog *c, pf_facts *f, char *err, size_t errlen) {
     return 0;
 }
 
-static void free_info(pf_strmap *m) {
-    for (size_t i = 0; i < m->cap; i++)
-        if (m->keys[i])
-            free(m->vals[i]);
-    pf_strmap_free(m);
-}
-
 void pf_facts_free(pf_facts *f) {
     for (size_t i = 0; i < f->n; i++) {
         pf_proc *p = f->v[i];
@@ -284,7 +277,7 @@ void pf_facts_free(pf_facts *f) {
         free(p->entry_kind);
         free(p->entry);
         free(p->prefix);
-        free_info(&p->info);
+        pf_strmap_free_with(&p->info, free);
         pf_strv *vs[] = {&p->argv,          &p->syspath,     &p->sites,        &p->base_sites,
                          &p->mod_names,     &p->mod_files,   &p->mod_kinds,    &p->ns_locations,
                          &p->mod_importers, &p->objects,     &p->dlopens,      &p->programs,

@@ -775,13 +775,8 @@ int pf_plan_native(pf_plan *plan, pf_facts *f, pf_proc **procs, size_t nprocs, c
         }
     }
 out:
-    for (size_t i = 0; i < edges.cap; i++)
-        if (edges.keys[i])
-            free(edges.vals[i]);
-    pf_strmap_free(&edges);
-    for (size_t i = 0; i < c.lib_names.cap; i++)
-        (void)0; /* values are borrowed from entries */
-    pf_strmap_free(&c.lib_names);
+    pf_strmap_free_with(&edges, free);
+    pf_strmap_free(&c.lib_names); /* values are borrowed from entries */
     pf_strv_free(&c.hwcaps_seen);
     pf_strv_free(&env_roots);
     pf_strv_free(&runs);

@@ -605,12 +605,7 @@ static int compute_reach(pf_proc **procs, size_t n, const reach_in *in, pf_strma
         for (size_t j = 0; j < procs[i]->mod_names.n; j++)
             if (pf_strmap_get(&creach, canon(&names, procs[i]->mod_names.v[j])))
                 pf_strmap_put(reach, procs[i]->mod_names.v[j], (void *)1);
-    for (size_t i = 0; i < edges.cap; i++)
-        if (edges.keys[i]) {
-            pf_strv_free(edges.vals[i]);
-            free(edges.vals[i]);
-        }
-    pf_strmap_free(&edges);
+    pf_strmap_free_with(&edges, pf_strv_destroy);
     pf_strmap_free(&names);
     pf_strmap_free(&creach);
     pf_strv_free(&queue);

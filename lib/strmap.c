@@ -60,6 +60,13 @@ void *pf_strmap_put(pf_strmap *m, const char *key, void *val) {
     return prev;
 }
 
+void pf_strmap_free_with(pf_strmap *m, void (*free_val)(void *)) {
+    for (size_t i = 0; i < m->cap; i++)
+        if (m->keys[i])
+            free_val(m->vals[i]);
+    pf_strmap_free(m);
+}
+
 void pf_strmap_free(pf_strmap *m) {
     for (size_t i = 0; i < m->cap; i++)
         free(m->keys[i]);

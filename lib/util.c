@@ -106,6 +106,11 @@ void pf_strv_free(pf_strv *sv) {
     sv->n = sv->cap = 0;
 }
 
+void pf_strv_destroy(void *sv) {
+    pf_strv_free(sv);
+    free(sv);
+}
+
 void pf_buf_put(pf_buf *b, const void *data, size_t n) {
     if (b->n + n + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 256;

@@ -15,5 +15,7 @@ void *pf_strmap_get(const pf_strmap *m, const char *key);
 /* Sets key to val; returns the previous value or NULL. */
 void *pf_strmap_put(pf_strmap *m, const char *key, void *val);
 void pf_strmap_free(pf_strmap *m); /* frees keys, not values */
+/* Frees each value with free_val, then the map. */
+void pf_strmap_free_with(pf_strmap *m, void (*free_val)(void *));
 
 #endif

@@ -31,6 +31,7 @@ void pf_strv_push_own(pf_strv *sv, char *s);   /* takes s */
 int pf_strv_contains(const pf_strv *sv, const char *s);
 void pf_strv_sort(pf_strv *sv); /* bytewise order, as strcmp */
 void pf_strv_free(pf_strv *sv);
+void pf_strv_destroy(void *sv); /* a heap pf_strv: its strings and itself */
 
 /* Growable byte buffer. */
 typedef struct pf_buf {
